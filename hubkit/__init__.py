@@ -1,0 +1,8 @@
+"""hubkit: infrastructure as code for opening DigitalHubs."""
+
+import logging
+
+__version__ = "0.1.0"
+
+# A library logs through a NullHandler; the CLI decides what to show.
+logging.getLogger(__name__).addHandler(logging.NullHandler())

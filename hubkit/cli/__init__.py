@@ -1,0 +1,102 @@
+"""The `hubkit` command line: parse, call the core, map errors to exit codes.
+
+Exit codes (the only place they are decided):
+  0 ok · 1 findings or a failed operation · 2 usage · 3 missing prerequisite.
+
+Command groups live in sibling modules (``hubkit/cli/<area>.py``); each one
+defines ``register(cli)``.  They are discovered here so that areas can be
+added without touching this file.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import os
+import pkgutil
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import click
+
+from hubkit import __version__
+from hubkit.errors import EXIT_USAGE, HubkitError
+
+
+@dataclass
+class Context:
+    fleet_root: Path
+    verbose: int
+
+    def fleet(self):
+        from hubkit.fleet.repo import load_fleet
+        return load_fleet(self.fleet_root)
+
+
+class HubkitGroup(click.Group):
+    """Maps HubkitError subclasses to their exit codes, without a traceback."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except HubkitError as e:
+            click.echo(e.format(), err=True)
+            raise click.exceptions.Exit(e.exit_code) from None
+        except KeyboardInterrupt:
+            click.echo("interrupted", err=True)
+            raise click.exceptions.Exit(130) from None
+
+
+pass_ctx = click.make_pass_decorator(Context)
+
+
+def exit_with(code: int) -> None:
+    """End a command with ``code`` (used for 'findings' results)."""
+    raise click.exceptions.Exit(code)
+
+
+def json_option(f):
+    return click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")(f)
+
+
+@click.group(cls=HubkitGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--fleet", "fleet_root", type=click.Path(file_okay=False, path_type=Path),
+              envvar="HUBKIT_FLEET", default=".", show_default=True,
+              help="Fleet repository (env HUBKIT_FLEET).")
+@click.option("-v", "--verbose", count=True, help="More output; repeat for debug logs.")
+@click.version_option(__version__, prog_name="hubkit")
+@click.pass_context
+def cli(ctx, fleet_root: Path, verbose: int):
+    """hubkit: open a DigitalHub from one reviewed YAML file.
+
+    Example: hubkit --fleet ./fleet validate
+    """
+    level = logging.WARNING - 10 * min(verbose, 2)
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    ctx.obj = Context(fleet_root=fleet_root, verbose=verbose)
+
+
+def _discover() -> None:
+    for mod in sorted(m.name for m in pkgutil.iter_modules(__path__)):
+        importlib.import_module(f"{__name__}.{mod}").register(cli)
+
+
+_discover()
+
+
+def main() -> None:
+    # click reports usage errors with exit 2 itself; make sure of it.
+    try:
+        cli.main(prog_name="hubkit", standalone_mode=True)
+    except SystemExit as e:
+        if e.code is None:
+            raise SystemExit(0) from None
+        if isinstance(e.code, str):
+            click.echo(e.code, err=True)
+            raise SystemExit(EXIT_USAGE) from None
+        raise
+
+
+def is_ci() -> bool:
+    return os.environ.get("CI", "").lower() in {"1", "true", "yes"}

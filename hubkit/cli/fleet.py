@@ -1,0 +1,130 @@
+"""Fleet commands: init, new, validate, explain, list."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from hubkit.cli import exit_with, json_option, pass_ctx
+from hubkit.errors import EXIT_FINDINGS
+
+
+@click.command("init")
+@click.argument("path", type=click.Path(path_type=Path))
+def init_cmd(path: Path):
+    """Write the example fleet (Zeitz and two more hubs) into PATH.
+
+    Example: hubkit init ./fleet
+    """
+    from hubkit.scaffold import init_fleet
+    files = init_fleet(path)
+    click.echo(f"wrote example fleet to {path} ({len(files)} files)")
+
+
+@click.command("new")
+@click.argument("hub_id", metavar="ID")
+@click.option("--name", required=True, help="Display name, e.g. 'DigitalHub Zeitz'.")
+@click.option("--municipality", required=True)
+@click.option("--workplaces", required=True, type=click.IntRange(min=1))
+@click.option("--region", default=None, help="Region layer in regions/<R>.yaml.")
+@pass_ctx
+def new_cmd(ctx, hub_id, name, municipality, workplaces, region):
+    """Scaffold hubs/ID.yaml with addresses allocated from the fleet pools.
+
+    Example: hubkit new querfurt --name "DigitalHub Querfurt" --municipality Querfurt --workplaces 5
+    """
+    from hubkit.scaffold import new_hub
+    target = new_hub(ctx.fleet(), hub_id, name, municipality, workplaces, region)
+    click.echo(f"wrote {target}")
+
+
+@click.command("validate")
+@click.argument("ids", nargs=-1, metavar="[ID...]")
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "junit", "sarif"]),
+              default="text", show_default=True)
+@pass_ctx
+def validate_cmd(ctx, ids, fmt):
+    """Validate hubs (all of them without IDs): schema plus fleet-wide rules.
+
+    Example: hubkit validate zeitz --format sarif > hubkit.sarif
+    """
+    from hubkit import findings as fmts
+    from hubkit.rules import RULES, validate
+
+    fleet = ctx.fleet()
+    found = validate(fleet, ids)
+    hubs = [r.id for r in fleet.select(list(ids))]
+    if fmt == "text":
+        click.echo(fmts.to_text(found), nl=False)
+        if not found:
+            click.echo(f"ok: {len(hubs)} hub(s) valid", err=True)
+    elif fmt == "json":
+        click.echo(fmts.to_json(found, hubs), nl=False)
+    elif fmt == "junit":
+        click.echo(fmts.to_junit(found, hubs), nl=False)
+    else:
+        click.echo(fmts.to_sarif(found, [(r.code, r.title, r.hint) for r in RULES]), nl=False)
+    if found:
+        exit_with(EXIT_FINDINGS)
+
+
+@click.command("explain")
+@click.argument("hub_id", metavar="ID")
+@click.argument("key", metavar="KEY.PATH")
+@json_option
+@pass_ctx
+def explain_cmd(ctx, hub_id, key, as_json):
+    """Show a merged value and every file:line that set or overrode it.
+
+    Example: hubkit explain zeitz network.segments.guest.vlan
+    """
+    from hubkit.fleet.explain import explain
+    ex = explain(ctx.fleet().hub(hub_id), key)
+    if as_json:
+        click.echo(json.dumps({"hub": ex.hub, "key": ex.key, "value": ex.value,
+                               "chain": [str(o) for o in ex.chain]},
+                              indent=2, sort_keys=True, default=str))
+        return
+    click.echo(f"{ex.hub} {ex.key} = {json.dumps(ex.value, sort_keys=True, default=str)}")
+    for i, origin in enumerate(ex.chain):
+        verb = "set by" if i == 0 else "overridden by"
+        mark = "  (effective)" if i == len(ex.chain) - 1 else ""
+        click.echo(f"  {verb:14} {origin}{mark}")
+
+
+@click.command("list")
+@json_option
+@pass_ctx
+def list_cmd(ctx, as_json):
+    """List hubs with id, name, municipality, prefix and workplaces.
+
+    Example: hubkit list --json
+    """
+    rows = []
+    for rec in ctx.fleet().select([]):
+        m = rec.model
+        rows.append({
+            "id": rec.id,
+            "name": m.name if m else None,
+            "municipality": m.municipality if m else None,
+            "site_prefix": str(m.network.site_prefix) if m else None,
+            "workplaces": m.workplaces if m else None,
+            "valid": m is not None and not rec.findings,
+        })
+    if as_json:
+        click.echo(json.dumps({"hubs": rows}, indent=2, sort_keys=True))
+        return
+    from rich.console import Console
+    from rich.table import Table
+    table = Table("id", "name", "municipality", "prefix", "workplaces", box=None)
+    for r in rows:
+        table.add_row(r["id"], r["name"] or "(invalid)", r["municipality"] or "",
+                      r["site_prefix"] or "", str(r["workplaces"] or ""))
+    Console(width=120).print(table)
+
+
+def register(cli):
+    for cmd in (init_cmd, new_cmd, validate_cmd, explain_cmd, list_cmd):
+        cli.add_command(cmd)

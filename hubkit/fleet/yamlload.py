@@ -1,0 +1,241 @@
+"""Load YAML into plain containers that remember where each value came from.
+
+We build the tree from libyaml's *event* stream rather than ``yaml.compose``:
+the C composer recurses and segfaults on absurd nesting, and nodes shared
+through aliases would let a "billion laughs" document expand without bound.
+Here depth and the number of (alias-expanded) nodes are capped, duplicate keys
+are rejected, and every error is a located ``Finding``.
+"""
+
+from __future__ import annotations
+
+import yaml
+
+from hubkit.errors import ConfigError, Finding, Origin
+
+MAX_DEPTH = 64
+MAX_NODES = 200_000
+MAX_BYTES = 4 * 1024 * 1024
+
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_resolver = yaml.resolver.Resolver()
+_constructor = yaml.constructor.SafeConstructor()
+
+
+class YMap(dict):
+    """A mapping with the origin of itself, of each key and of each value.
+
+    ``history`` keeps, per key, the origins that earlier layers set and a later
+    layer overrode; ``hubkit explain`` prints that chain.
+    """
+
+    __slots__ = ("origin", "key_origins", "value_origins", "history")
+
+    def __init__(self, origin: Origin):
+        super().__init__()
+        self.origin = origin
+        self.key_origins: dict = {}
+        self.value_origins: dict = {}
+        self.history: dict = {}
+
+
+class YList(list):
+    __slots__ = ("origin", "item_origins")
+
+    def __init__(self, origin: Origin):
+        super().__init__()
+        self.origin = origin
+        self.item_origins: list[Origin] = []
+
+
+def _origin(path: str, mark) -> Origin:
+    return Origin(path, mark.line + 1, mark.column + 1)
+
+
+def _fail(code: str, message: str, origin: Origin, hint: str | None = None):
+    raise ConfigError(Finding(code, message, origin, hint))
+
+
+def decode(data: bytes, path: str) -> str:
+    if len(data) > MAX_BYTES:
+        _fail("HK007", f"file is larger than {MAX_BYTES // 1024 // 1024} MiB",
+              Origin(path, 1, 1), "hub descriptions are small; check the file")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        before = data[: e.start]
+        line = before.count(b"\n") + 1
+        col = e.start - (before.rfind(b"\n") + 1) + 1
+        _fail("HK004", f"invalid UTF-8 byte 0x{data[e.start]:02x}", Origin(path, line, col),
+              "save the file as UTF-8")
+    raise AssertionError("unreachable")
+
+
+def _scalar(ev, path: str):
+    tag = ev.tag
+    if tag is None or tag == "!":
+        tag = _resolver.resolve(yaml.ScalarNode, ev.value, ev.implicit)
+    node = yaml.ScalarNode(tag, ev.value, ev.start_mark, ev.end_mark, ev.style)
+    ctor = _constructor.yaml_constructors.get(tag)
+    if ctor is None:
+        _fail("HK008", f"unsupported YAML tag {tag!r}", _origin(path, ev.start_mark),
+              "remove the tag; hub files use plain YAML")
+    try:
+        return ctor(_constructor, node)
+    except (yaml.YAMLError, ValueError, TypeError, OverflowError) as e:
+        _fail("HK008", f"cannot read value {ev.value!r} as {tag.rsplit(':', 1)[-1]}: {e}",
+              _origin(path, ev.start_mark), "quote the value to keep it a string")
+
+
+def _count(value, budget: list[int], origin: Origin) -> None:
+    """Charge an aliased subtree against the node budget (each use counts)."""
+    stack = [value]
+    while stack:
+        v = stack.pop()
+        budget[0] -= 1
+        if budget[0] < 0:
+            _fail("HK006", f"document expands to more than {MAX_NODES} nodes (alias bomb?)",
+                  origin, "remove the aliases; write values out")
+        if isinstance(v, dict):
+            stack.extend(v.values())
+        elif isinstance(v, list):
+            stack.extend(v)
+
+
+def load_text(text: str, path: str):
+    """Parse one YAML document into YMap/YList/scalars.  Raises ConfigError."""
+    if not text.strip() or all(
+        not ln.strip() or ln.lstrip().startswith("#") for ln in text.splitlines()
+    ):
+        _fail("HK003", "file is empty", Origin(path, 1, 1), "describe the hub as a YAML mapping")
+    anchors: dict[str, object] = {}
+    budget = [MAX_NODES]
+    # Stack of [container, pending_key, key_origin] frames.
+    stack: list[list] = []
+    root = None
+    docs = 0
+
+    def attach(value, origin: Origin, anchor: str | None):
+        nonlocal root
+        if anchor:
+            anchors[anchor] = value
+        if not stack:
+            root = value
+            return
+        frame = stack[-1]
+        cont = frame[0]
+        if isinstance(cont, YList):
+            cont.append(value)
+            cont.item_origins.append(origin)
+        elif frame[1] is _NO_KEY:
+            if isinstance(value, (dict, list)):
+                _fail("HK009", "complex mapping keys are not supported", origin,
+                      "use plain scalar keys")
+            if value in cont:
+                first = cont.key_origins[value]
+                _fail("HK002", f"duplicate key {value!r} (first defined at {first})", origin,
+                      "remove one of the two entries")
+            frame[1], frame[2] = value, origin
+        else:
+            key = frame[1]
+            cont[key] = value
+            cont.key_origins[key] = frame[2]
+            cont.value_origins[key] = origin
+            frame[1] = _NO_KEY
+
+    try:
+        for ev in yaml.parse(text, Loader=_Loader):
+            if isinstance(ev, yaml.ScalarEvent):
+                budget[0] -= 1
+                o = _origin(path, ev.start_mark)
+                # Keys stay the text as written: `on:` or `10:` must not turn
+                # into True or 10 behind the user's back.
+                is_key = bool(stack) and isinstance(stack[-1][0], YMap) and stack[-1][1] is _NO_KEY
+                attach(ev.value if is_key else _scalar(ev, path), o, ev.anchor)
+            elif isinstance(ev, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
+                o = _origin(path, ev.start_mark)
+                if len(stack) >= MAX_DEPTH:
+                    _fail("HK006", f"nesting deeper than {MAX_DEPTH} levels", o,
+                          "flatten the structure")
+                budget[0] -= 1
+                if budget[0] < 0:
+                    _fail("HK006", f"document has more than {MAX_NODES} nodes", o,
+                          "split or shrink the file")
+                if ev.tag not in (None, "!", "tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"):
+                    _fail("HK008", f"unsupported YAML tag {ev.tag!r}", o, "remove the tag")
+                cont = YMap(o) if isinstance(ev, yaml.MappingStartEvent) else YList(o)
+                stack.append([cont, _NO_KEY, None, ev.anchor, o])
+            elif isinstance(ev, yaml.CollectionEndEvent):
+                cont, _, _, anchor, o = stack.pop()
+                attach(cont, o, anchor)
+            elif isinstance(ev, yaml.AliasEvent):
+                o = _origin(path, ev.start_mark)
+                if ev.anchor not in anchors:
+                    _fail("HK001", f"unknown alias *{ev.anchor}", o, "define the anchor first")
+                target = anchors[ev.anchor]
+                if any(f[0] is target for f in stack):
+                    _fail("HK006", "recursive alias", o, "remove the alias")
+                _count(target, budget, o)
+                attach(target, o, None)
+            elif isinstance(ev, yaml.DocumentStartEvent):
+                docs += 1
+                if docs > 1:
+                    _fail("HK005", "more than one YAML document in the file",
+                          _origin(path, ev.start_mark), "keep one document per file")
+            if budget[0] < 0:
+                _fail("HK006", f"document has more than {MAX_NODES} nodes",
+                      _origin(path, ev.start_mark), "split or shrink the file")
+    except yaml.MarkedYAMLError as e:
+        mark = e.problem_mark or e.context_mark
+        o = _origin(path, mark) if mark else Origin(path, 1, 1)
+        msg = e.problem or e.context or "YAML syntax error"
+        hint = "indent with spaces, not tabs" if "\t" in _line(text, o.line) else \
+            "check indentation, quoting and brackets near this position"
+        _fail("HK001", f"YAML syntax error: {msg}", o, hint)
+    except yaml.YAMLError as e:
+        _fail("HK001", f"YAML error: {e}", Origin(path, 1, 1), "check the file's syntax")
+    except RecursionError:
+        _fail("HK006", "document too deeply nested", Origin(path, 1, 1), "flatten the structure")
+
+    if root is None:
+        _fail("HK003", "file is empty", Origin(path, 1, 1), "describe the hub as a YAML mapping")
+    if not isinstance(root, YMap):
+        origin = getattr(root, "origin", Origin(path, 1, 1))
+        _fail("HK005", f"top level is a {_kind(root)}, not a mapping", origin,
+              "the file must be a mapping of keys to values")
+    return root
+
+
+def load_file(path, display: str):
+    with open(path, "rb") as fh:
+        data = fh.read(MAX_BYTES + 1)
+    return load_text(decode(data, display), display)
+
+
+def _line(text: str, lineno: int) -> str:
+    lines = text.splitlines()
+    return lines[lineno - 1] if 0 < lineno <= len(lines) else ""
+
+
+def _kind(v) -> str:
+    if isinstance(v, list):
+        return "list"
+    if v is None:
+        return "null"
+    return type(v).__name__
+
+
+class _NoKey:
+    __slots__ = ()
+
+
+_NO_KEY = _NoKey()
+
+
+def plain(value):
+    """A deep copy as builtin dict/list (for JSON output and pydantic-free use)."""
+    if isinstance(value, dict):
+        return {k: plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [plain(v) for v in value]
+    return value

@@ -1,0 +1,103 @@
+"""Deterministic, offline address allocation from the fleet's pools.
+
+Everything is plain ``ipaddress`` arithmetic: the first free aligned block
+wins, so the same fleet always yields the same allocation.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from hubkit.errors import HubkitError
+
+IPv4Net = ipaddress.IPv4Network
+
+
+class PoolExhaustedError(HubkitError):
+    pass
+
+
+@dataclass(frozen=True)
+class Allocation:
+    site_prefix: IPv4Net
+    segments: dict[str, IPv4Net]
+    tunnel_address: ipaddress.IPv4Interface
+
+
+def first_free(pool: IPv4Net, prefix_length: int, used: Iterable[IPv4Net], what: str) -> IPv4Net:
+    if prefix_length < pool.prefixlen:
+        raise HubkitError(f"{what}: /{prefix_length} does not fit into pool {pool}",
+                          "fix the prefix length in fleet.yaml")
+    taken = sorted((n for n in used if n.overlaps(pool)), key=lambda n: n.network_address)
+    for candidate in pool.subnets(new_prefix=prefix_length):
+        if not any(candidate.overlaps(t) for t in taken):
+            return candidate
+    raise PoolExhaustedError(f"{what}: pool {pool} has no free /{prefix_length} left",
+                             "extend the pool in fleet.yaml or decommission a hub")
+
+
+def allocate_segments(site: IPv4Net, plan: dict[str, int]) -> dict[str, IPv4Net]:
+    """Segments in plan order, each the first free block of its size inside ``site``."""
+    out: dict[str, IPv4Net] = {}
+    for name, length in plan.items():
+        out[name] = first_free(site, length, out.values(), f"segment {name!r} in {site}")
+    return out
+
+
+def allocate_tunnel(pool: IPv4Net, used: Iterable[ipaddress.IPv4Address],
+                    reserved: Iterable[ipaddress.IPv4Address]) -> ipaddress.IPv4Interface:
+    taken = set(used) | set(reserved)
+    for host in pool.hosts():
+        if host not in taken:
+            return ipaddress.IPv4Interface(f"{host}/{pool.prefixlen}")
+    raise PoolExhaustedError(f"VPN transfer pool {pool} has no free address left",
+                             "extend pools.vpn_transfer in fleet.yaml")
+
+
+def allocate(fleet, plan: dict[str, int], extra_used: Iterable[IPv4Net] = ()) -> Allocation:
+    """Allocate a new hub's addresses, avoiding every hub in ``fleet`` (valid or not)."""
+    pools = fleet.config.pools
+    used_sites = list(extra_used)
+    used_tunnels = []
+    for rec in fleet.hubs.values():
+        if rec.model is not None:
+            used_sites.append(rec.model.network.site_prefix)
+            used_tunnels.append(rec.model.vpn.tunnel_address.ip)
+        elif rec.tree is not None:
+            used_sites.extend(_raw_net(rec.tree, ("network", "site_prefix")))
+            used_tunnels.extend(_raw_ip(rec.tree, ("vpn", "tunnel_address")))
+    site = first_free(pools.sites, pools.site_prefix_length, used_sites, "site prefix")
+    reserved = [pools.vpn_transfer.network_address]
+    conc = (fleet.config.defaults.get("vpn") or {}).get("concentrator") or {}
+    try:
+        reserved.append(ipaddress.IPv4Address(conc.get("address")))
+    except (ValueError, TypeError):
+        pass
+    return Allocation(site, allocate_segments(site, plan),
+                      allocate_tunnel(pools.vpn_transfer, used_tunnels, reserved))
+
+
+def _raw(tree, path) -> str | None:
+    node = tree
+    for p in path:
+        if not isinstance(node, dict) or p not in node:
+            return None
+        node = node[p]
+    return str(node)
+
+
+def _raw_net(tree, path) -> list[IPv4Net]:
+    """Best effort for hubs that fail validation: their prefixes still count as used."""
+    try:
+        return [ipaddress.IPv4Network(_raw(tree, path), strict=False)]
+    except ValueError:
+        return []
+
+
+def _raw_ip(tree, path) -> list[ipaddress.IPv4Address]:
+    try:
+        return [ipaddress.IPv4Interface(_raw(tree, path)).ip]
+    except ValueError:
+        return []

@@ -1,0 +1,185 @@
+"""Typed hub model: the boundary between YAML and the rest of hubkit.
+
+Every model forbids unknown keys and is frozen.  Fleet-wide semantic rules
+(overlaps, uniqueness, name syntax) live in ``hubkit.rules`` so that they
+carry stable HK1xx codes; the schema here only checks shape and types.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import ipaddress
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Address(Strict):
+    street: str
+    postcode: str
+    city: str
+
+
+class Segment(Strict):
+    vlan: int
+    prefix: ipaddress.IPv4Network
+    purpose: str = ""
+    # DHCP served by the router on this segment.
+    dhcp: bool = True
+    # Guest-style segments only reach the WAN; never internal networks.
+    isolated: bool = False
+    # Segments allowed to reach the core networks through the VPN.
+    vpn_access: bool = False
+
+    @field_validator("prefix", mode="before")
+    @classmethod
+    def _strict_prefix(cls, v):
+        return _network(v)
+
+
+class Uplink(Strict):
+    mode: Literal["dhcp", "static"] = "dhcp"
+    address: ipaddress.IPv4Interface | None = None
+    gateway: ipaddress.IPv4Address | None = None
+
+
+class Concentrator(Strict):
+    # host:port of the data centre's WireGuard concentrator.
+    endpoint: str
+    # Tunnel-side address of the concentrator.
+    address: ipaddress.IPv4Address
+    public_key: str = ""
+    hostname: str = "dc-core"
+
+
+class Vpn(Strict):
+    concentrator: Concentrator
+    tunnel_address: ipaddress.IPv4Interface
+    core_networks: list[ipaddress.IPv4Network] = Field(default_factory=list)
+    listen_port: int = 51820
+    keepalive: int = 25
+
+
+class Router(Strict):
+    hostname: str
+    platform: Literal["debian"] = "debian"
+
+
+class Switch(Strict):
+    hostname: str
+    dialect: Literal["linux-bridge", "cisco-ios"] = "linux-bridge"
+    model: str = ""
+    ports: int = Field(default=24, ge=4, le=96)
+    # Port used as the trunk towards the router.
+    uplink_port: int = 24
+
+
+class AccessPoint(Strict):
+    hostname: str
+    segments: list[str] = Field(default_factory=list)
+
+
+class Workstation(Strict):
+    hostname: str
+    segment: str
+    assigned_to: str | None = None
+    # Switch access port; allocated in order when omitted.
+    port: int | None = None
+
+
+class StaffMember(Strict):
+    username: str
+    full_name: str
+    role: Literal["lead", "staff", "trainee", "admin"] = "staff"
+
+
+class Backup(Strict):
+    quota_gb: int = Field(default=100, ge=1)
+
+
+class Monitoring(Strict):
+    enabled: bool = True
+
+
+class Central(Strict):
+    """Data-centre services the hub points at (DNS, NTP, log sink)."""
+
+    dns: list[ipaddress.IPv4Address] = Field(default_factory=list)
+    ntp: list[ipaddress.IPv4Address] = Field(default_factory=list)
+    syslog: ipaddress.IPv4Address | None = None
+    dns_suffix: str = ""
+
+
+class Services(Strict):
+    dns_zone: str
+    identity_group: str | None = None
+    backup: Backup | None = Field(default_factory=Backup)
+    monitoring: Monitoring = Field(default_factory=Monitoring)
+    central: Central = Field(default_factory=Central)
+    update_policy: Literal["security", "all", "none"] = "security"
+
+
+class Event(Strict):
+    name: str
+    date: dt.date
+    guest_network: bool = False
+
+
+class Network(Strict):
+    site_prefix: ipaddress.IPv4Network
+    segments: dict[str, Segment]
+
+    @field_validator("site_prefix", mode="before")
+    @classmethod
+    def _strict_prefix(cls, v):
+        return _network(v)
+
+
+class Admin(Strict):
+    username: str = "hubadmin"
+
+
+class Hub(Strict):
+    id: str
+    name: str
+    municipality: str
+    region: str | None = None
+    address: Address | None = None
+    venue: str = ""
+    opening_date: dt.date | None = None
+    focus_topics: list[str] = Field(default_factory=list)
+    workplaces: int = Field(ge=1)
+    network: Network
+    uplink: Uplink = Field(default_factory=Uplink)
+    vpn: Vpn
+    router: Router
+    switch: Switch
+    access_points: list[AccessPoint] = Field(default_factory=list)
+    workstations: list[Workstation] = Field(default_factory=list)
+    staff: list[StaffMember] = Field(default_factory=list)
+    services: Services
+    events: list[Event] = Field(default_factory=list)
+    admin: Admin = Field(default_factory=Admin)
+
+
+def _network(v):
+    """Parse a prefix strictly: host bits set is a user error worth naming."""
+    if isinstance(v, str):
+        try:
+            return ipaddress.IPv4Network(v, strict=True)
+        except ValueError as e:
+            raise ValueError(f"not an IPv4 network in CIDR form: {e}") from None
+    return v
+
+
+# Keyed lists merge by these keys when layers are combined.
+KEYED_LISTS: dict[str, str] = {
+    "workstations": "hostname",
+    "staff": "username",
+    "access_points": "hostname",
+    "events": "name",
+}
