@@ -1,0 +1,120 @@
+"""Cloud commands: plan (offline or preview), provision, destroy."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from hubkit.cli import exit_with, json_option, pass_ctx
+from hubkit.errors import EXIT_FINDINGS, UsageError
+
+vault_option = click.option(
+    "--vault-password-file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+    help="File holding the vault password (else env HUBKIT_VAULT_PASSWORD).")
+wait_option = click.option("--wait", type=click.FloatRange(min=0), default=0, show_default=True,
+                           help="Seconds to wait for another run's hub lock.")
+
+
+def _progress(verbose: int):
+    """Engine output → stderr; quiet in CI or without a TTY unless -v."""
+    # is_ci is defined after hubkit.cli discovers this module: look it up at call time.
+    from hubkit.cli import is_ci
+    if verbose == 0 and (is_ci() or not sys.stderr.isatty()):
+        return None
+    from rich.console import Console
+    console = Console(stderr=True, highlight=False)
+    return lambda line: console.print(line.rstrip("\n"), markup=False)
+
+
+def _print_summary(summary: dict, as_json: bool) -> None:
+    if as_json:
+        click.echo(json.dumps(summary, sort_keys=True, indent=2))
+        return
+    if summary.get("cancelled"):
+        click.echo(f"{summary['action']} of hub {summary['hub']} cancelled")
+        return
+    changes = ", ".join(f"{k}={v}" for k, v in summary["changes"].items()) or "no changes"
+    click.echo(f"{summary['action']} of hub {summary['hub']} (stack {summary['stack']}): {changes}")
+    for key, value in summary["outputs"].items():
+        click.echo(f"  {key}: {value}")
+
+
+@click.command("plan")
+@click.argument("hub_id", metavar="ID")
+@click.option("--offline", is_flag=True, help="Run under Pulumi's mocks: intent only, no engine, no state.")
+@vault_option
+@json_option
+@pass_ctx
+def plan_cmd(ctx, hub_id, offline, vault_password_file, as_json):
+    """Show the hub's cloud resources: a preview, or with --offline the declared intent plus policies.
+
+    Example: hubkit plan zeitz --offline --json
+    """
+    from hubkit.cloud import run
+    fleet = ctx.fleet()
+    if offline:
+        the_plan, found = run.offline_plan(fleet, hub_id, vault_password_file)
+        if as_json:
+            doc = the_plan.to_json()
+            doc["findings"] = [{"code": f.code, "message": f.message, "hint": f.hint} for f in found]
+            click.echo(json.dumps(doc, sort_keys=True, indent=2))
+        else:
+            click.echo(the_plan.to_text(), nl=False)
+            for f in found:
+                click.echo(f.format())
+        if found:
+            click.echo(f"{len(found)} policy finding(s)", err=True)
+            exit_with(EXIT_FINDINGS)
+        return
+    summary = run.real_run(fleet, hub_id, "preview", vault_password_file, on_output=_progress(ctx.verbose))
+    _print_summary(summary, as_json)
+
+
+@click.command("provision")
+@click.argument("hub_id", metavar="ID")
+@vault_option
+@wait_option
+@json_option
+@pass_ctx
+def provision_cmd(ctx, hub_id, vault_password_file, wait, as_json):
+    """Create or update the hub's cloud services (pulumi up through the Automation API).
+
+    Example: PULUMI_CONFIG_PASSPHRASE=... hubkit provision zeitz --json
+    """
+    from hubkit.cloud import run
+    summary = run.real_run(ctx.fleet(), hub_id, "up", vault_password_file, wait=wait,
+                           on_output=_progress(ctx.verbose))
+    _print_summary(summary, as_json)
+
+
+@click.command("destroy")
+@click.argument("hub_id", metavar="ID")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@wait_option
+@json_option
+@pass_ctx
+def destroy_cmd(ctx, hub_id, yes, wait, as_json):
+    """Delete every cloud resource of the hub's stack.
+
+    Example: hubkit destroy zeitz --yes
+    """
+    from hubkit.cloud import run
+
+    def confirm() -> bool:
+        if yes:
+            return True
+        if not sys.stdin.isatty():
+            raise UsageError("destroy needs confirmation", "pass --yes when not running interactively")
+        return click.confirm(f"Delete all cloud resources of hub {hub_id}?", default=False, err=True)
+
+    summary = run.real_run(ctx.fleet(), hub_id, "destroy", wait=wait,
+                           on_output=_progress(ctx.verbose), confirm=confirm)
+    _print_summary(summary, as_json)
+
+
+def register(cli: click.Group) -> None:
+    for cmd in (plan_cmd, provision_cmd, destroy_cmd):
+        cli.add_command(cmd)

@@ -1,0 +1,161 @@
+"""Real runs of the hub's program through ``pulumi.automation``.
+
+The run is built as a value first (``RunSpec``: backend, work dir, stack,
+secrets provider), then executed, so that tests can check every option
+without the engine.  Before anything is written, the ``pulumi`` executable
+and the passphrase are checked: without them the run stops with exit 3 and
+leaves no trace (no state dir, no work dir, no ``/tmp/automation-*``).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from hubkit.errors import HubkitError, PrerequisiteError
+from hubkit.model import Hub
+
+PROJECT = "hubkit-hub"
+STATE_DIR = Path(".hubkit") / "state"
+WORK_DIR = Path(".hubkit") / "work"
+STATE_URL_ENV = "HUBKIT_STATE_URL"
+PASSPHRASE_ENV = "PULUMI_CONFIG_PASSPHRASE"
+PASSPHRASE_FILE_ENV = "PULUMI_CONFIG_PASSPHRASE_FILE"
+SECRETS_PROVIDER = "passphrase"
+INSTALL_HINT = "install the Pulumi CLI (https://www.pulumi.com/docs/install/) and put `pulumi` on PATH"
+ACTIONS = ("preview", "up", "destroy")
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """Everything a run needs except secrets (which stay in the environment)."""
+
+    hub_id: str
+    action: str
+    backend_url: str
+    state_dir: Path | None      # the local file backend's directory, if that is the backend
+    work_dir: Path
+    stack_name: str
+    project: str = PROJECT
+    secrets_provider: str = SECRETS_PROVIDER
+    env_vars: dict[str, str] = field(default_factory=dict)
+
+
+def backend_url(fleet_root: Path, env: Mapping[str, str] | None = None) -> tuple[str, Path | None]:
+    """``HUBKIT_STATE_URL`` (S3, PostgreSQL, ...) or the file backend under the fleet."""
+    env = os.environ if env is None else env
+    url = env.get(STATE_URL_ENV)
+    if url:
+        if url.startswith("file://"):
+            return url, Path(url[len("file://"):])
+        return url, None
+    state = Path(fleet_root).resolve() / STATE_DIR
+    return f"file://{state}", state
+
+
+def build_spec(fleet_root: Path, hub_id: str, action: str,
+               env: Mapping[str, str] | None = None) -> RunSpec:
+    if action not in ACTIONS:
+        raise ValueError(f"unknown action {action!r}")
+    url, state = backend_url(fleet_root, env)
+    return RunSpec(
+        hub_id=hub_id, action=action, backend_url=url, state_dir=state,
+        work_dir=Path(fleet_root).resolve() / WORK_DIR / hub_id, stack_name=hub_id,
+        # No update-check traffic; the engine reads the passphrase from our own environment.
+        env_vars={"PULUMI_SKIP_UPDATE_CHECK": "true"},
+    )
+
+
+def check_prerequisites(env: Mapping[str, str] | None = None, which=shutil.which) -> str:
+    """Return the path of ``pulumi``; raise ``PrerequisiteError`` (exit 3) otherwise.
+
+    Called before anything is written.  The passphrase's value is never read
+    into a message.
+    """
+    env = os.environ if env is None else env
+    exe = which("pulumi")
+    if exe is None:
+        raise PrerequisiteError("the `pulumi` executable was not found on PATH", INSTALL_HINT)
+    if not env.get(PASSPHRASE_ENV) and not env.get(PASSPHRASE_FILE_ENV):
+        raise PrerequisiteError(f"{PASSPHRASE_ENV} is not set: the stack's secrets are encrypted with it",
+                                f"export {PASSPHRASE_ENV} (keep it in your password manager, never in the repo)")
+    return exe
+
+
+def workspace_options(spec: RunSpec):
+    """The ``LocalWorkspaceOptions`` of a run (a value; creates nothing)."""
+    from pulumi import automation as auto
+    return auto.LocalWorkspaceOptions(
+        work_dir=str(spec.work_dir),
+        secrets_provider=spec.secrets_provider,
+        env_vars=dict(spec.env_vars),
+        project_settings=auto.ProjectSettings(
+            name=spec.project, runtime="python", backend=auto.ProjectBackend(url=spec.backend_url)),
+        stack_settings={spec.stack_name: auto.StackSettings(secrets_provider=spec.secrets_provider)},
+    )
+
+
+def prepare_dirs(spec: RunSpec) -> None:
+    """Create the state (0700: it holds encrypted secrets and the salt) and work dirs."""
+    for d in (spec.state_dir, spec.work_dir):
+        if d is None:
+            continue
+        d.mkdir(parents=True, exist_ok=True, mode=0o700)
+        os.chmod(d, 0o700)
+
+
+def _summary(spec: RunSpec, result, changes: Mapping[str, int] | None) -> dict:
+    outputs = {}
+    for key, out in sorted((getattr(result, "outputs", None) or {}).items()):
+        outputs[key] = "[secret]" if out.secret else out.value
+    return {"hub": spec.hub_id, "action": spec.action, "stack": spec.stack_name,
+            "backend": _redact_url(spec.backend_url),
+            "changes": dict(sorted((changes or {}).items())), "outputs": outputs}
+
+
+def _redact_url(url: str) -> str:
+    """Backend URLs can carry credentials (postgres://user:pw@host): never print them."""
+    scheme, sep, rest = url.partition("://")
+    if sep and "@" in rest.split("/", 1)[0]:
+        return f"{scheme}://[credentials]@{rest.split('@', 1)[1]}"
+    return url
+
+
+def run(spec: RunSpec, program: Callable[[], Any], on_output: Callable[[str], None] | None = None,
+        which=shutil.which) -> dict:
+    """Execute ``spec``: preview, up or destroy.  Returns a JSON-ready summary."""
+    check_prerequisites(which=which)
+    from pulumi import automation as auto
+    prepare_dirs(spec)
+    try:
+        stack = auto.create_or_select_stack(stack_name=spec.stack_name, project_name=spec.project,
+                                            program=program, opts=workspace_options(spec))
+        if spec.action == "preview":
+            res = stack.preview(on_output=on_output, diff=False)
+            return _summary(spec, None, res.change_summary)
+        if spec.action == "up":
+            res = stack.up(on_output=on_output)
+            return _summary(spec, res, res.summary.resource_changes)
+        res = stack.destroy(on_output=on_output)
+        return _summary(spec, None, res.summary.resource_changes)
+    except FileNotFoundError as e:
+        # which() saw it, but it vanished or is not executable: same message.
+        raise PrerequisiteError(f"the `pulumi` executable could not be run: {e.strerror}",
+                                INSTALL_HINT) from None
+    except auto.errors.CommandError as e:
+        # stderr of the engine; it never contains the passphrase (read from env).
+        text = str(e).strip().splitlines()
+        raise HubkitError(f"pulumi {spec.action} for hub {spec.hub_id!r} failed: "
+                          f"{text[-1] if text else 'no output'}",
+                          "run with -v to see the engine's output; check provider credentials") from None
+
+
+def inline_program(hub: Hub, passwords: Mapping[str, str]) -> Callable[[], Any]:
+    """The inline program the Automation API runs for ``hub``."""
+    from hubkit.cloud.stack import load_program
+    hubstack = load_program()
+    return lambda: hubstack.program(hub, passwords)
