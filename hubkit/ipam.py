@@ -27,7 +27,7 @@ class Allocation:
 
 
 def first_free(pool: IPv4Net, prefix_length: int, used: Iterable[IPv4Net], what: str) -> IPv4Net:
-    if prefix_length < pool.prefixlen:
+    if not pool.prefixlen <= prefix_length <= 32:
         raise HubkitError(f"{what}: /{prefix_length} does not fit into pool {pool}",
                           "fix the prefix length in fleet.yaml")
     taken = sorted((n for n in used if n.overlaps(pool)), key=lambda n: n.network_address)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import tempfile
@@ -47,8 +48,8 @@ def _dns_suffix(fleet: Fleet, region: str | None) -> str:
 
 
 def _q(text: str) -> str:
-    """A YAML double-quoted scalar."""
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    """A YAML double-quoted scalar (JSON string escapes are valid YAML ones)."""
+    return json.dumps(text, ensure_ascii=False)
 
 
 def render_hub_file(fleet: Fleet, hub_id: str, name: str, municipality: str,

@@ -19,8 +19,15 @@ from hubkit.model import KEYED_LISTS
 REMOVE = "_remove"
 
 
-def is_remove(value) -> bool:
-    return isinstance(value, dict) and value.get(REMOVE) is True and len(value) <= 2
+def is_remove(value, key_field: str | None = None) -> bool:
+    """``{_remove: true}`` (a map entry) or ``{<key_field>: k, _remove: true}`` (a keyed item).
+
+    Anything else next to ``_remove`` is kept, so the schema reports the stray
+    ``_remove`` key instead of hubkit silently dropping data.
+    """
+    if not isinstance(value, dict) or value.get(REMOVE) is not True:
+        return False
+    return len(value) == 1 or (len(value) == 2 and key_field is not None and key_field in value)
 
 
 def merge_layers(layers: list[YMap]) -> YMap:
@@ -54,9 +61,9 @@ def _merge_map(base: YMap, over: YMap, top: bool = False) -> YMap:
             elif top and key in KEYED_LISTS and isinstance(prev, YList) and isinstance(value, YList):
                 value = _merge_keyed(prev, value, KEYED_LISTS[key])
             else:
-                value = _strip(value)
+                value = _strip(value, KEYED_LISTS.get(key) if top else None)
         else:
-            value = _strip(value)
+            value = _strip(value, KEYED_LISTS.get(key) if top else None)
         out[key] = value
         out.key_origins[key] = over.key_origins[key]
         out.value_origins[key] = origin
@@ -70,6 +77,8 @@ def _item_key(item, key_field: str):
 def _merge_keyed(base: YList, over: YList, key_field: str) -> YList:
     out = YList(over.origin)
     items = list(zip(base, base.item_origins))
+    # Origins of earlier versions of each item, by index into ``items``.
+    history = {i: list(h) for i, h in base.item_history.items()}
     index = {}
     for i, (item, _) in enumerate(items):
         k = _item_key(item, key_field)
@@ -78,41 +87,47 @@ def _merge_keyed(base: YList, over: YList, key_field: str) -> YList:
     removed: set[int] = set()
     for item, origin in zip(over, over.item_origins):
         k = _item_key(item, key_field)
-        if k is not None and k in index:
+        if k is not None and k in index and index[k] not in removed:
             i = index[k]
-            if is_remove(item):
+            if is_remove(item, key_field):
                 removed.add(i)
             else:
+                history[i] = history.get(i, []) + [items[i][1]]
                 items[i] = (_merge_map(items[i][0], item), origin)
-        elif not is_remove(item):
+        elif not is_remove(item, key_field):
             if k is not None:
                 index[k] = len(items)
             items.append((_strip(item), origin))
     for i, (item, origin) in enumerate(items):
         if i not in removed:
+            if i in history:
+                out.item_history[len(out)] = history[i]
             out.append(item)
             out.item_origins.append(origin)
     return out
 
 
-def _strip(value):
+def _strip(value, key_field: str | None = None):
     """Drop `_remove` markers that have nothing to remove (first layer to set a key)."""
     if isinstance(value, YMap):
-        if not any(is_remove(v) for v in value.values()):
+        children = {k: _strip(v) for k, v in value.items() if isinstance(v, YMap)}
+        if not any(is_remove(v) for v in value.values()) and \
+                all(children[k] is value[k] for k in children):
             return value
         out = YMap(value.origin)
+        out.history.update(value.history)
         for k, v in value.items():
             if not is_remove(v):
-                out[k] = v
+                out[k] = children.get(k, v)
                 out.key_origins[k] = value.key_origins[k]
                 out.value_origins[k] = value.value_origins[k]
         return out
     if isinstance(value, YList):
-        if not any(is_remove(v) for v in value):
+        if not any(is_remove(v, key_field) for v in value):
             return value
         out = YList(value.origin)
         for v, o in zip(value, value.item_origins):
-            if not is_remove(v):
+            if not is_remove(v, key_field):
                 out.append(v)
                 out.item_origins.append(o)
         return out
@@ -148,5 +163,5 @@ def chain(tree, path) -> list[Origin]:
     if isinstance(node, YMap) and last in node:
         return list(node.history.get(last, [])) + [node.value_origins[last]]
     if isinstance(node, YList) and isinstance(last, int) and 0 <= last < len(node):
-        return [node.item_origins[last]]
+        return list(node.item_history.get(last, [])) + [node.item_origins[last]]
     return []

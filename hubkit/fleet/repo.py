@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pydantic import ValidationError
+from pydantic import Field, ValidationError
 
 from hubkit.errors import ConfigError, Finding, Origin, UsageError
 from hubkit.fleet.merge import locate, merge_layers
@@ -15,6 +16,8 @@ from hubkit.fleet.yamlload import YMap, load_file
 from hubkit.model import Hub, Strict
 
 FLEET_FILE = "fleet.yaml"
+# Region names become file names: no path separators or dots.
+_REGION_NAME = re.compile(r"^[a-z][a-z0-9-]*$")
 HUBS_DIR = "hubs"
 REGIONS_DIR = "regions"
 DECOMMISSIONED_DIR = "_decommissioned"
@@ -27,13 +30,13 @@ class FleetInfo(Strict):
 
 class Pools(Strict):
     sites: ipaddress.IPv4Network
-    site_prefix_length: int
+    site_prefix_length: int = Field(ge=1, le=30)
     vpn_transfer: ipaddress.IPv4Network
 
 
 class PlanSegment(Strict):
-    vlan: int
-    prefix_length: int
+    vlan: int = Field(ge=1, le=4094)
+    prefix_length: int = Field(ge=1, le=30)
     purpose: str = ""
     dhcp: bool = True
     isolated: bool = False
@@ -93,6 +96,10 @@ def schema_findings(err: ValidationError, tree, hub: str | None) -> list[Finding
         elif kind == "missing":
             code, msg, hint = "HK012", f"missing required key {dotted!r}", "add it to the hub or a layer"
             origin = locate(tree, path[:-1])
+            # A missing key is added in the file being validated, not in the
+            # layer that happened to set its parent map.
+            if origin is None or origin.file != getattr(tree, "origin", origin).file:
+                origin = tree.origin
         else:
             code = "HK010"
             msg = f"{dotted}: {e['msg']}"
@@ -162,6 +169,11 @@ def load_fleet(root: Path | str) -> Fleet:
         layers = [defaults]
         rec.layers = [FLEET_FILE]
         region = hub_tree.get("region", defaults.get("region"))
+        if isinstance(region, str) and not _REGION_NAME.match(region):
+            rec.findings.append(Finding(
+                "HK013", f"region name {region!r} is not of the form [a-z][a-z0-9-]*",
+                locate(hub_tree, ("region",)), "name an existing regions/<name>.yaml", hub_id))
+            region = None
         if isinstance(region, str):
             if region not in regions:
                 rpath = root / REGIONS_DIR / f"{region}.yaml"

@@ -1,0 +1,103 @@
+"""Every HK1xx rule: a passing case and a failing case at the exact origin."""
+
+from __future__ import annotations
+
+import pytest
+
+from hubkit.rules import RULES
+from tests.fleet.conftest import findings_of
+from tests.fleet.hubtext import ZZ, at, edit
+
+F = "hubs/zz.yaml"
+
+
+def test_base_fleet_is_clean(fleet, write):
+    write(F, ZZ)
+    assert findings_of(fleet) == []
+
+
+def test_rule_codes_are_unique_and_documented():
+    codes = [r.code for r in RULES]
+    assert len(codes) == len(set(codes))
+    assert all(r.hint and r.title for r in RULES)
+
+
+# (code, [(old, new), ...] applied to ZZ, line of the finding, needle on that line)
+CASES = [
+    ("HK101", [("10.64.100.0/22", "10.64.0.0/23"),
+               ("10.64.100.0/24", "10.64.0.0/24"), ("10.64.101.0/27", "10.64.1.0/27")],
+     6, "10.64.0.0/23"),
+    ("HK102", [("10.64.100.0/24", "10.64.200.0/24")], 8, "10.64.200.0/24"),
+    ("HK103", [("10.64.101.0/27", "10.64.100.32/27")], 9, "10.64.100.32/27"),
+    ("HK104", [("vlan: 99", "vlan: 10")], 9, "10"),
+    ("HK105", [("vlan: 99", "vlan: 4095")], 9, "4095"),
+    ("HK106", [("zz-rt01", "zeitz-ws01")], 13, "zeitz-ws01"),
+    ("HK107", [("zz-sw01", "zz_sw01")], 15, "zz_sw01"),
+    ("HK108", [("  - {username: zz-lead, full_name: Hub Lead, role: lead}\n",
+                "  - {username: zz-lead, full_name: Hub Lead, role: lead}\n"
+                "  - {username: zz-lead, full_name: Other, role: staff}\n")], 20, "zz-lead"),
+    ("HK109", [("zz-lead, full", "Lead!, full"), ("assigned_to: zz-lead", "assigned_to: Lead!")],
+     19, "Lead!"),
+    ("HK110", [("workplaces: 2", "workplaces: 1"),
+               ("  - {hostname: zz-ws01, segment: staff, assigned_to: zz-lead}\n",
+                "  - {hostname: zz-ws01, segment: staff, assigned_to: zz-lead}\n"
+                "  - {hostname: zz-ws02, segment: staff}\n")], 18, "zz-ws02"),
+    ("HK111", [("segment: staff", "segment: lab")], 17, "lab"),
+    ("HK112", [("10.255.0.100/24", "10.255.0.2/24")], 11, "10.255.0.2/24"),
+    ("HK113", [("zz.hubs.example.org", "zeitz.hubs.sachsen-anhalt.example.org")], 21, "zeitz"),
+    ("HK114", [("id: zz", "id: zzz")], 1, "zzz"),
+    ("HK115", [("assigned_to: zz-lead", "assigned_to: nobody")], 17, "nobody"),
+    ("HK116", [("assigned_to: zz-lead}", "assigned_to: zz-lead, port: 24}")], 17, "24"),
+    ("HK117", [("    mgmt: {vlan: 99, prefix: 10.64.101.0/27, dhcp: false}\n", "")], 8, "staff"),
+    ("HK118", [("router:\n", "uplink: {mode: static}\nrouter:\n")], 12, "static"),
+]
+
+
+@pytest.mark.parametrize("code,edits,line,needle", CASES, ids=[c[0] for c in CASES])
+def test_rule_fails_at_origin(fleet, write, code, edits, line, needle):
+    text = ZZ
+    for old, new in edits:
+        text = edit(text, old, new)
+    write(F, text)
+    found = findings_of(fleet)
+    assert [(f.code, str(f.origin)) for f in found] == [(code, at(text, F, line, needle))]
+    f = found[0]
+    assert f.hub == "zz" and f.hint
+    assert f.format().startswith(f"{at(text, F, line, needle)}: error {code}: ")
+
+
+def test_every_rule_has_a_failing_case():
+    assert {r.code for r in RULES} == {c[0] for c in CASES}
+
+
+def test_hk112_concentrator_address(fleet, write):
+    text = edit(ZZ, "10.255.0.100/24", "10.255.0.1/24")
+    write(F, text)
+    assert [(f.code, str(f.origin)) for f in findings_of(fleet)] == \
+        [("HK112", at(text, F, 11, "10.255.0.1/24"))]
+
+
+def test_hk118_gateway_outside_uplink_network(fleet, write):
+    text = edit(ZZ, "router:\n", "uplink:\n  mode: static\n  address: 192.0.2.10/24\n"
+                "  gateway: 198.51.100.1\nrouter:\n")
+    write(F, text)
+    assert [(f.code, str(f.origin)) for f in findings_of(fleet)] == \
+        [("HK118", at(text, F, 15, "198.51.100.1"))]
+
+
+def test_merged_value_points_at_the_layer_that_set_it(fleet, write):
+    """A bad value inherited from a region is reported in the region file."""
+    text = edit(ZZ, "workplaces: 2\n", "workplaces: 2\nregion: sachsen-anhalt\n")
+    write(F, text)
+    region = (fleet / "regions/sachsen-anhalt.yaml").read_text() + "switch:\n  uplink_port: 99\n"
+    write("regions/sachsen-anhalt.yaml", region)
+    found = findings_of(fleet, "zz")
+    n = len(region.splitlines())
+    assert ("HK116", at(region, "regions/sachsen-anhalt.yaml", n, "99")) in \
+        [(f.code, str(f.origin)) for f in found]
+
+
+def test_selected_ids_limit_reports_but_rules_see_whole_fleet(fleet, write):
+    write(F, edit(ZZ, "10.255.0.100/24", "10.255.0.2/24"))
+    assert [f.code for f in findings_of(fleet, "zz")] == ["HK112"]
+    assert findings_of(fleet, "zeitz") == []
