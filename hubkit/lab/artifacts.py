@@ -1,0 +1,112 @@
+"""Lab artifacts for configure/verify: SSH keypair, known_hosts, ssh_config, inventory, core WG key.
+
+The inventory is a *variant* used together with the rendered one
+(``-i build/<id>/inventory -i <lab>/inventory``): same groups and host names,
+plus connection settings and lab overrides only.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import subprocess
+from pathlib import Path
+
+import yaml
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+
+from hubkit.errors import HubkitError
+
+GROUPS = {"router": "router", "switch": "switch", "workstation": "workstations", "core": "core"}
+
+
+def _write(path: Path, text: str, mode: int = 0o644) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
+    os.chmod(tmp, mode)
+    os.replace(tmp, path)
+
+
+def ssh_keypair(lab_dir: Path, lab_id: str) -> tuple[Path, str]:
+    key = lab_dir / "id_ed25519"
+    if not key.exists():
+        r = subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", f"hubkit-lab-{lab_id}",
+                            "-f", str(key)], capture_output=True, text=True)
+        if r.returncode != 0:
+            raise HubkitError(f"ssh-keygen failed: {r.stderr.strip()}", "check that openssh-client works")
+    return key, (lab_dir / "id_ed25519.pub").read_text().strip()
+
+
+def wg_keypair(lab_dir: Path) -> tuple[Path, str]:
+    """The lab core's WireGuard key: private key 0600 in the lab dir, public key returned."""
+    path = lab_dir / "core-wg.key"
+    if path.exists():
+        priv = X25519PrivateKey.from_private_bytes(base64.b64decode(path.read_text().strip()))
+    else:
+        priv = X25519PrivateKey.generate()
+        raw = priv.private_bytes(serialization.Encoding.Raw, serialization.PrivateFormat.Raw,
+                                 serialization.NoEncryption())
+        _write(path, base64.b64encode(raw).decode() + "\n", 0o600)
+    pub = priv.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    return path, base64.b64encode(pub).decode()
+
+
+def known_hosts(lab_dir: Path, entries: list[tuple[str, str, list[str]]]) -> Path:
+    """``entries``: (name, address, ["type base64", ...]) per host."""
+    lines = [f"{name},{addr} {key}" for name, addr, keys in sorted(entries) for key in keys]
+    path = lab_dir / "known_hosts"
+    _write(path, "\n".join(lines) + "\n")
+    return path
+
+
+def control_dir(lab_dir: Path) -> Path:
+    d = lab_dir / "cm"
+    d.mkdir(mode=0o700, exist_ok=True)
+    return d
+
+
+def ssh_config(lab_dir: Path, admin: str, hosts: list[tuple[str, str]]) -> Path:
+    """``hosts``: (name, address).  ``ssh -F <this> <name>`` from the mgmt netns reaches a host."""
+    cm = control_dir(lab_dir)
+    out = ["# hubkit lab: use from the lab's mgmt netns (hubkit lab ssh ID HOST)"]
+    for name, addr in sorted(hosts):
+        out += [f"Host {name} {addr}", f"  HostName {addr}", f"  HostKeyAlias {name}", ""]
+    out += ["Host *", f"  User {admin}", f"  IdentityFile {lab_dir / 'id_ed25519'}", "  IdentitiesOnly yes",
+            f"  UserKnownHostsFile {lab_dir / 'known_hosts'}", "  GlobalKnownHostsFile /dev/null",
+            "  StrictHostKeyChecking yes", "  CheckHostIP no", "  BatchMode yes",
+            "  ControlMaster auto", f"  ControlPath {cm}/%C", "  ControlPersist 60s",
+            "  ConnectTimeout 5", "  LogLevel ERROR", ""]
+    path = lab_dir / "ssh_config"
+    _write(path, "\n".join(out))
+    return path
+
+
+def inventory(lab_dir: Path, admin: str, hosts: list[tuple[str, str, str]], wg_pub: str,
+              wg_key: Path) -> Path:
+    """``hosts``: (name, role, address) for the managed hosts."""
+    inv = lab_dir / "inventory"
+    (inv / "group_vars").mkdir(parents=True, exist_ok=True)
+    groups: dict[str, dict] = {g: {"hosts": {}} for g in sorted(GROUPS.values())}
+    for name, role, addr in hosts:
+        groups[GROUPS[role]]["hosts"][name] = {"ansible_host": addr}
+    _write(inv / "hosts.yml", yaml.safe_dump({"all": {"children": groups}}, sort_keys=True))
+    cm = control_dir(lab_dir)
+    common = (f"-o UserKnownHostsFile={lab_dir / 'known_hosts'} -o StrictHostKeyChecking=yes "
+              f"-o GlobalKnownHostsFile=/dev/null -o IdentitiesOnly=yes -o ControlMaster=auto "
+              f"-o ControlPath={cm}/%C -o ControlPersist=60s")
+    all_vars = {
+        "ansible_user": admin,
+        "ansible_ssh_private_key_file": str(lab_dir / "id_ed25519"),
+        "ansible_ssh_common_args": common,
+        "ansible_become": True,
+        "ansible_python_interpreter": "/usr/bin/python3",
+        "hubkit_lab": True,
+        "hubkit_vpn_peer_public_key": wg_pub,
+        "hubkit_lab_core_wg_private_key_file": str(wg_key),
+    }
+    _write(inv / "group_vars" / "all.yml", "# hubkit lab overrides: connection settings only\n"
+           + yaml.safe_dump(all_vars, sort_keys=True))
+    return inv

@@ -1,0 +1,221 @@
+"""Host lifecycle: overlay root, day-0 identity, boot (nspawn or chroot fallback), stop.
+
+Each host is ``overlay lowerdir=<base>,upperdir=<lab>/hosts/<host>/upper``
+booted by ``systemd-nspawn`` into the host's lab netns, in its own cgroup,
+under a tiny supervisor that restarts the guest after ``systemctl reboot``
+(nspawn exits 133).  Without nspawn, the fallback runs sshd in a chroot under
+``unshare`` (no systemd inside).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import time
+import uuid
+from pathlib import Path
+
+from hubkit.errors import HubkitError
+from hubkit.lab import cgroups
+
+NSPAWN = "nspawn"
+CHROOT = "chroot"
+ADMIN_UID = 1000  # free in the minbase image (no users >= 1000)
+
+# The supervisor: joins the host's cgroups first, then (re)starts the guest.
+# SIGTERM is forwarded to nspawn, which halts the guest cleanly.
+SUPERVISOR = r"""
+for cg in $HK_CGROUPS; do echo $$ > "$cg/cgroup.procs" || exit 90; done
+stop=0; pid=
+trap 'stop=1; [ -n "$pid" ] && kill -TERM $pid 2>/dev/null' TERM INT
+while :; do
+  "$@" </dev/null &
+  pid=$!
+  wait $pid; rc=$?
+  while kill -0 $pid 2>/dev/null; do wait $pid; rc=$?; done
+  [ $stop = 0 ] && [ $rc = 133 ] || exit $rc
+  echo "hubkit: guest rebooted, starting it again" >&2
+done
+"""
+
+# Fallback "init" inside unshare: a minimal /dev, /proc, /sys, /run, then sshd.
+CHROOT_INIT = r"""
+M="$1"; H="$2"
+mount -t proc proc "$M/proc"
+mount -t sysfs -o ro sysfs "$M/sys"
+mount -t tmpfs -o mode=755,size=16m tmpfs "$M/dev"
+for d in null:1:3 zero:1:5 full:1:7 random:1:8 urandom:1:9 tty:5:0; do
+  n=${d%%:*}; r=${d#*:}; mknod -m 666 "$M/dev/$n" c ${r%:*} ${r#*:}
+done
+mkdir -p "$M/dev/pts" "$M/dev/shm" "$M/dev/net"
+mount -t devpts -o newinstance,ptmxmode=0666 devpts "$M/dev/pts"
+ln -s pts/ptmx "$M/dev/ptmx"
+mknod -m 666 "$M/dev/net/tun" c 10 200
+mount -t tmpfs -o mode=755,size=32m tmpfs "$M/run"
+mkdir -p "$M/run/sshd" "$M/run/lock"
+hostname "$H"
+exec chroot "$M" /usr/sbin/sshd -D -e
+"""
+
+
+def detect_mode() -> str:
+    forced = os.environ.get("HUBKIT_LAB_MODE")
+    if forced in (NSPAWN, CHROOT):
+        return forced
+    if shutil.which("systemd-nspawn") and cgroups.hierarchies():
+        return NSPAWN
+    return CHROOT
+
+
+def _run(cmd: list[str], what: str) -> subprocess.CompletedProcess:
+    r = subprocess.run(cmd, capture_output=True, text=True)
+    if r.returncode != 0:
+        raise HubkitError(f"{what} failed: {' '.join(cmd)}: {r.stderr.strip()[-400:]}",
+                          "run 'hubkit lab down ID' and retry")
+    return r
+
+
+class Host:
+    """One booting lab host.  Paths and names only; the state ledger records resources."""
+
+    def __init__(self, lab_id: str, lab_dir: Path, name: str, netns: str, image_root: Path):
+        self.lab_id = lab_id
+        self.name = name
+        self.netns = netns
+        self.dir = lab_dir / "hosts" / name
+        self.upper, self.work, self.merged = self.dir / "upper", self.dir / "work", self.dir / "merged"
+        self.image_root = image_root
+        self.cgroups = cgroups.paths(lab_id, netns)
+        self.machine = netns  # unique across labs (two hubs may both have "dc-core")
+
+    # -- disk -------------------------------------------------------------
+    def mount(self, state) -> None:
+        state.record("dirs", str(self.dir))
+        for d in (self.upper, self.work, self.merged):
+            d.mkdir(parents=True, exist_ok=True)
+        state.record("mounts", str(self.merged))
+        _run(["mount", "-t", "overlay", f"hk-{self.netns}", "-o",
+              f"lowerdir={self.image_root},upperdir={self.upper},workdir={self.work}",
+              str(self.merged)], f"mounting the overlay of {self.name}")
+
+    def identity(self, hostname: str, etc_hosts: str, admin: str, authorized_key: str) -> None:
+        """Day-0 identity, like cloud-init: hostname, machine-id, host keys, admin user."""
+        m = self.merged
+        (m / "etc/hostname").write_text(hostname + "\n")
+        (m / "etc/machine-id").write_text(uuid.uuid4().hex + "\n")  # what systemd-id128 new prints
+        (m / "etc/hosts").write_text(etc_hosts)
+        _run(["ssh-keygen", "-A", "-f", str(m)], f"host keys for {self.name}")
+        for line, f in ((f"{admin}:x:{ADMIN_UID}:{ADMIN_UID}:hubkit admin:/home/{admin}:/bin/bash", "passwd"),
+                        (f"{admin}:x:{ADMIN_UID}:", "group"),
+                        (f"{admin}:*:19000:0:99999:7:::", "shadow"),
+                        (f"{admin}:!::", "gshadow")):
+            p = m / "etc" / f
+            text = p.read_text()
+            if not any(ln.split(":")[0] == admin for ln in text.splitlines()):
+                p.write_text(text + line + "\n")
+        sudoers = m / "etc/sudoers.d/hubkit-admin"
+        sudoers.write_text(f"{admin} ALL=(ALL:ALL) NOPASSWD: ALL\n")
+        sudoers.chmod(0o440)
+        home = m / "home" / admin
+        (home / ".ssh").mkdir(parents=True, exist_ok=True)
+        (home / ".ssh/authorized_keys").write_text(authorized_key.strip() + "\n")
+        (home / ".ssh").chmod(0o700)
+        (home / ".ssh/authorized_keys").chmod(0o600)
+        for p in (home, home / ".ssh", home / ".ssh/authorized_keys"):
+            os.chown(p, ADMIN_UID, ADMIN_UID)
+
+    def host_keys(self) -> list[str]:
+        return sorted(p.read_text().split()[0] + " " + p.read_text().split()[1]
+                      for p in (self.merged / "etc/ssh").glob("ssh_host_*_key.pub"))
+
+    # -- processes ----------------------------------------------------------
+    def start(self, state, mode: str, hostname: str) -> int:
+        for cg in self.cgroups:
+            state.record("cgroups", str(cg))
+            cg.mkdir(parents=True, exist_ok=True)
+        env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "HK_CGROUPS": " ".join(map(str, self.cgroups))}
+        if mode == NSPAWN:
+            state.record("propagate", f"/run/systemd/nspawn/propagate/{self.machine}")
+            env["SYSTEMD_NSPAWN_API_VFS_WRITABLE"] = "network"
+            payload = ["systemd-nspawn", "--quiet", "--boot", "--register=no", "--keep-unit",
+                       f"--network-namespace-path=/run/netns/{self.netns}", "-D", str(self.merged),
+                       "-M", self.machine, f"--hostname={hostname}", "--console=pipe",
+                       "--resolv-conf=off", "--timezone=off", "--link-journal=no",
+                       "--capability=CAP_NET_ADMIN"]
+        else:
+            payload = ["ip", "netns", "exec", self.netns, "unshare", "--mount", "--pid", "--uts",
+                       "--ipc", "--fork", "--kill-child", "sh", "-c", CHROOT_INIT, "hubkit-init",
+                       str(self.merged), hostname]
+        log = open(self.dir / "console.log", "ab")
+        proc = subprocess.Popen(["sh", "-c", SUPERVISOR, f"hubkit-lab-{self.machine}", *payload],
+                                env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+                                start_new_session=True)
+        log.close()
+        state.record("processes", {"host": self.name, "pid": proc.pid, "cgroup": str(self.cgroups[0])
+                                   if self.cgroups else ""})
+        return proc.pid
+
+    def pids(self) -> set[int]:
+        out: set[int] = set()
+        for cg in self.cgroups:
+            out |= cgroups.pids(cg)
+        return out
+
+    def running(self) -> bool:
+        return bool(self.pids())
+
+
+def stop_all(hosts: list[Host], supervisors: dict[str, int], timeout: float = 6.0) -> None:
+    """Stop every host in parallel: SIGTERM (nspawn halts the guest), then the guest's
+    poweroff signal when nspawn is gone (kill -9 case), then SIGKILL at the deadline."""
+    for h in hosts:
+        pid = supervisors.get(h.name)
+        if pid and pid in h.pids():  # only a pid that is still ours (no pid reuse accident)
+            _kill(pid, signal.SIGTERM)
+        # The nspawn child of the supervisor gets it too; the chroot fallback's sshd as well.
+        for cg in h.cgroups[:1]:
+            for sub in ("supervisor",):
+                cgroups.signal_all(cg / sub, signal.SIGTERM)
+            if not (cg / "supervisor").exists():
+                cgroups.signal_all(cg, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    powered: set[str] = set()
+    while time.monotonic() < deadline:
+        alive = [h for h in hosts if h.running()]
+        if not alive:
+            return
+        for h in alive:
+            cg = h.cgroups[0] if h.cgroups else None
+            # nspawn gone but the guest still runs (re-parented after kill -9): poweroff.
+            if cg and h.name not in powered and not cgroups.pids(cg / "supervisor") \
+                    and not _has_supervisor(h, supervisors):
+                cgroups.poweroff(cg)
+                powered.add(h.name)
+        time.sleep(0.05)
+    for h in hosts:
+        for cg in h.cgroups:
+            cgroups.signal_all(cg, signal.SIGKILL)
+    end = time.monotonic() + 2
+    while time.monotonic() < end and any(h.running() for h in hosts):
+        time.sleep(0.05)
+
+
+def _has_supervisor(h: Host, supervisors: dict[str, int]) -> bool:
+    pid = supervisors.get(h.name)
+    return bool(pid) and pid in h.pids()
+
+
+def _kill(pid: int, sig: int) -> None:
+    try:
+        os.kill(pid, sig)
+    except ProcessLookupError:
+        pass
+
+
+def umount(path: str) -> None:
+    if os.path.ismount(path):
+        r = subprocess.run(["umount", path], capture_output=True)
+        if r.returncode != 0:
+            subprocess.run(["umount", "-l", path], capture_output=True)

@@ -1,0 +1,304 @@
+"""Lab orchestration: up, down, status, list, exec.
+
+``up`` is idempotent (a healthy lab is left alone); a partial lab (e.g. after
+``up`` was killed) is torn down from its ledger and built again.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import re
+import shutil
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from hubkit.errors import HubkitError, PrerequisiteError
+from hubkit.lab import artifacts, cgroups, hosts, image, prereq, wiring
+from hubkit.lab.state import RUN, State, all_states, lab_dir
+
+PREFIX = "hk"
+SSH_TIMEOUT = 60.0
+
+# Runs inside the mgmt netns: reports each address as soon as its sshd sends a banner.
+PROBE = r"""
+import socket, sys, time
+todo = set(sys.argv[2:]); deadline = time.monotonic() + float(sys.argv[1])
+while todo and time.monotonic() < deadline:
+    for a in sorted(todo):
+        try:
+            with socket.create_connection((a, 22), timeout=0.3) as s:
+                s.settimeout(1.0)
+                if s.recv(4).startswith(b"SSH-"):
+                    todo.discard(a); print(a, flush=True)
+        except OSError:
+            pass
+    time.sleep(0.05)
+sys.exit(1 if todo else 0)
+"""
+
+
+@dataclass
+class LabInfo:
+    """What configure/verify need to drive a running lab (``hubkit.lab.load``)."""
+
+    id: str
+    prefix: str
+    dir: Path
+    mode: str
+    netns_mgmt: str
+    ssh_config: Path
+    known_hosts: Path
+    private_key: Path
+    inventory_dir: Path
+    admin: str
+    hosts: list[dict] = field(default_factory=list)
+
+    def netns_exec(self, *argv: str) -> list[str]:
+        """Command prefix that runs ``argv`` inside the lab's mgmt netns (the engineer's laptop)."""
+        return ["ip", "netns", "exec", self.netns_mgmt, *argv]
+
+    def ssh(self, host: str, *cmd: str) -> list[str]:
+        """Command that runs ``cmd`` on ``host`` over SSH from the mgmt netns."""
+        return self.netns_exec("ssh", "-F", str(self.ssh_config), host, *cmd)
+
+    def host(self, name: str) -> dict:
+        for h in self.hosts:
+            if h["name"] == name:
+                return h
+        raise HubkitError(f"no host {name!r} in lab {self.id}",
+                          "hosts: " + ", ".join(h["name"] for h in self.hosts))
+
+
+def _check_id(lab_id: str) -> None:
+    if not re.fullmatch(r"[a-z0-9][a-z0-9-]{0,30}", lab_id):
+        raise HubkitError(f"lab id {lab_id!r} is not usable as a namespace name",
+                          "hub ids are lowercase letters, digits and '-'")
+
+
+def load(lab_id: str) -> LabInfo | None:
+    """The lab of hub ``lab_id`` if it was brought up, else None."""
+    st = State.load(lab_id)
+    if st is None or "hosts" not in st.data:
+        return None
+    d = lab_dir(lab_id)
+    return LabInfo(id=lab_id, prefix=st.get("prefix"), dir=d, mode=st.get("mode"),
+                   netns_mgmt=st.get("netns_mgmt"), ssh_config=d / "ssh_config",
+                   known_hosts=d / "known_hosts", private_key=d / "id_ed25519",
+                   inventory_dir=d / "inventory", admin=st.get("admin"), hosts=st.get("hosts"))
+
+
+def _hub_topology(record):
+    from hubkit import topology
+    from hubkit.errors import FindingsError
+    if record.model is None or any(f.severity == "error" for f in record.findings):
+        raise FindingsError(record.findings or [])
+    return record.model, topology.build(record.model)
+
+
+def _etc_hosts(topo_hosts: list[tuple[str, str]], own: str) -> str:
+    lines = ["127.0.0.1\tlocalhost", f"127.0.1.1\t{own}", "::1\tlocalhost ip6-localhost ip6-loopback", ""]
+    lines[3:3] = [f"{addr}\t{name}" for name, addr in sorted(topo_hosts) if name != own]
+    return "\n".join(lines) + "\n"
+
+
+def _host_objs(st: State) -> list[hosts.Host]:
+    img_root = image.CACHE / st.get("image", "") / "rootfs"
+    return [hosts.Host(st.lab_id, st.dir, h["name"], h["netns"], img_root)
+            for h in st.get("hosts", []) if h["role"] != "mgmt"]
+
+
+def healthy(lab_id: str) -> bool:
+    st = State.load(lab_id)
+    if st is None or st.get("phase") != "up":
+        return False
+    if not all(wiring.netns_exists(n) for n in st.get("netns", [])):
+        return False
+    return all(h.running() for h in _host_objs(st))
+
+
+def up(record, rebuild: bool = False, on_event=None) -> dict:
+    """Bring the lab of ``record`` (a HubRecord) up.  Returns ``{"noop": bool, "seconds": s}``."""
+    say = on_event or (lambda *a: None)
+    prereq.require_root()
+    prereq.require_tools()
+    hub, topo = _hub_topology(record)
+    lab_id = hub.id
+    _check_id(lab_id)
+    t0 = time.monotonic()
+    if State.load(lab_id) is not None:
+        if healthy(lab_id) and not rebuild:
+            return {"noop": True, "seconds": 0.0}
+        say("teardown", lab_id)
+        down(lab_id)
+    mode = hosts.detect_mode()
+    img = image.require_current()
+    prefix = f"{PREFIX}-{lab_id}"
+    p = wiring.plan(topo, prefix, hub.network.site_prefix, hub.vpn.core_networks)
+    taken = [n.netns for n in p.nodes if wiring.netns_exists(n.netns)]
+    if taken:
+        raise HubkitError(f"netns {', '.join(taken)} exist but belong to no hubkit lab ledger",
+                          "remove them by hand ('ip netns del NAME') if they are leftovers")
+    st = State(lab_id)
+    d = st.dir
+    st.record("dirs", str(d))
+    admin = hub.admin.username
+    roles = {n.name: n for n in p.nodes}
+    st.set(hub=lab_id, prefix=prefix, mode=mode, image=img.hash, admin=admin,
+           netns_mgmt=next(n.netns for n in p.nodes if n.role == "mgmt"),
+           hosts=[{"name": n.name, "role": n.role, "netns": n.netns, "mgmt_address": n.mgmt_address}
+                  for n in p.nodes])
+    key, pub = artifacts.ssh_keypair(d, lab_id)
+    wg_key, wg_pub = artifacts.wg_keypair(d)
+    say("wiring", f"{len(p.nodes)} netns, {len(p.links)} links")
+    wiring.apply(st, p)
+
+    booting = [n for n in p.nodes if n.boots]
+    host_objs = {n.name: hosts.Host(lab_id, d, n.name, n.netns, img.rootfs) for n in booting}
+    addr_list = [(n.name, n.mgmt_address) for n in p.nodes]
+
+    def prepare_and_start(n):
+        h = host_objs[n.name]
+        h.mount(st)
+        h.identity(n.name, _etc_hosts(addr_list, n.name), admin, pub)
+        say("booting", n.name)
+        return h.start(st, mode, n.name)
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        list(pool.map(prepare_and_start, booting))
+    artifacts.known_hosts(d, [(n.name, n.mgmt_address, host_objs[n.name].host_keys()) for n in booting])
+    artifacts.ssh_config(d, admin, [(n.name, n.mgmt_address) for n in booting])
+    artifacts.inventory(d, admin, [(n.name, n.role, n.mgmt_address) for n in booting], wg_pub, wg_key)
+    _wait_ssh(st, booting, host_objs, say)
+    st.set(phase="up")
+    return {"noop": False, "seconds": round(time.monotonic() - t0, 2)}
+
+
+def _wait_ssh(st: State, booting, host_objs, say) -> None:
+    by_addr = {n.mgmt_address: n.name for n in booting}
+    mgmt_ns = st.get("netns_mgmt")
+    proc = subprocess.Popen(["ip", "netns", "exec", mgmt_ns, sys.executable, "-c", PROBE,
+                             str(SSH_TIMEOUT), *sorted(by_addr)], stdout=subprocess.PIPE, text=True)
+    for line in proc.stdout:
+        name = by_addr.get(line.strip())
+        if name:
+            say("ssh-banner", name)
+    proc.wait()
+    info = load(st.lab_id)
+
+    def login(n):
+        r = subprocess.run(info.ssh(n.name, "hostname"), capture_output=True, text=True, timeout=30)
+        return n.name, r.returncode, r.stdout.strip(), r.stderr.strip()
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        results = list(pool.map(login, booting))
+    bad = [f"{name}: {'hostname ' + out if rc == 0 else err or f'exit {rc}'}"
+           for name, rc, out, err in results if rc != 0 or out != name]
+    for name, rc, out, _ in results:
+        if rc == 0 and out == name:
+            say("ready", name)
+    if bad:
+        logs = ", ".join(str(host_objs[b.split(':')[0]].dir / "console.log") for b in bad)
+        raise HubkitError("hosts not reachable over SSH from the mgmt netns: " + "; ".join(bad),
+                          f"see {logs}; then 'hubkit lab down {st.lab_id}'")
+
+
+def down(lab_id: str) -> dict:
+    """Remove exactly what the ledger of ``lab_id`` lists.  Returns counts of what it removed."""
+    prereq.require_root()
+    st = State.load(lab_id)
+    if st is None:
+        raise PrerequisiteError(f"no lab {lab_id!r} on this machine", "see 'hubkit lab list'")
+    t0 = time.monotonic()
+    procs = st.get("processes", [])
+    supervisors = {p["host"]: p["pid"] for p in procs}
+    host_names = {p["host"] for p in procs} | {Path(m).parent.name for m in st.get("mounts", [])}
+    img_root = image.CACHE / st.get("image", "") / "rootfs"
+    netns_of = {h["name"]: h["netns"] for h in st.get("hosts", [])}
+    hs = [hosts.Host(lab_id, st.dir, n, netns_of.get(n, n), img_root) for n in sorted(host_names)]
+    # Only cgroups the ledger lists (a kill -9 may have hit before a host recorded its own).
+    recorded = set(st.get("cgroups", []))
+    for h in hs:
+        h.cgroups = [c for c in h.cgroups if str(c) in recorded]
+    hosts.stop_all(hs, supervisors)
+    # Anything else living in a lab netns (ssh ControlMaster processes in mgmt, strays).
+    import os
+    import signal
+    for ns in st.get("netns", []):
+        for pid in wiring.netns_pids(ns):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+    for m in reversed(st.get("mounts", [])):
+        hosts.umount(m)
+    for c in sorted(st.get("cgroups", []), key=lambda c: -c.count("/")):
+        cgroups.remove(Path(c))
+        parent = Path(c).parent
+        if parent.name == f"hubkit-{lab_id}":
+            try:
+                parent.rmdir()
+            except OSError:
+                pass
+    for pdir in st.get("propagate", []):
+        shutil.rmtree(pdir, ignore_errors=True)
+    for a_ns, a, _b_ns, _b in st.get("links", []):
+        wiring.delete_link(a_ns, a)
+    for ns in st.get("netns", []):
+        wiring.delete_netns(ns)
+    counts = {k: len(st.get(k, [])) for k in ("netns", "links", "mounts", "cgroups", "processes")}
+    leftovers = [m for m in st.get("mounts", []) if Path(m).is_mount()]
+    leftovers += [n for n in st.get("netns", []) if wiring.netns_exists(n)]
+    if leftovers:
+        raise HubkitError(f"lab {lab_id}: could not remove {', '.join(leftovers)}",
+                          f"the ledger {st.path} is kept; run 'hubkit lab down {lab_id}' again")
+    for dd in sorted(st.get("dirs", []), key=len, reverse=True):
+        shutil.rmtree(dd, ignore_errors=True)
+    shutil.rmtree(st.dir, ignore_errors=True)
+    counts["seconds"] = round(time.monotonic() - t0, 2)
+    return counts
+
+
+def status(lab_id: str) -> dict:
+    st = State.load(lab_id)
+    if st is None:
+        raise PrerequisiteError(f"no lab {lab_id!r} on this machine", f"run 'hubkit lab up {lab_id}'")
+    objs = {h.name: h for h in _host_objs(st)} if "hosts" in st.data else {}
+    out_hosts = []
+    for h in st.get("hosts", []):
+        exists = wiring.netns_exists(h["netns"])
+        if h["role"] == "mgmt":
+            state, mode = ("up" if exists else "missing"), "netns"
+        else:
+            state = "running" if (exists and objs[h["name"]].running()) else "stopped"
+            mode = st.get("mode")
+        out_hosts.append({"name": h["name"], "role": h["role"], "netns": h["netns"],
+                          "mgmt_address": h["mgmt_address"],
+                          "addresses": wiring.addresses(h["netns"]) if exists else [],
+                          "state": state, "mode": mode})
+    d = st.dir
+    return {"id": lab_id, "phase": st.get("phase"), "mode": st.get("mode"), "image": st.get("image"),
+            "netns_mgmt": st.get("netns_mgmt"), "dir": str(d), "ssh_config": str(d / "ssh_config"),
+            "known_hosts": str(d / "known_hosts"), "inventory": str(d / "inventory"),
+            "hosts": out_hosts}
+
+
+def list_labs() -> list[dict]:
+    return [{"id": s["id"], "phase": s.get("phase"), "mode": s.get("mode"),
+             "hosts": len(s.get("hosts", []))} for s in all_states()]
+
+
+def exec_argv(lab_id: str, host: str, cmd: list[str], tty: bool = False) -> list[str]:
+    """argv that runs ``cmd`` on ``host``: over SSH from mgmt (the real path), or a shell in mgmt."""
+    info = load(lab_id)
+    if info is None:
+        raise PrerequisiteError(f"no lab {lab_id!r} on this machine", f"run 'hubkit lab up {lab_id}'")
+    h = info.host(host)
+    if h["role"] == "mgmt":
+        return info.netns_exec(*(cmd or ["bash"]))
+    ssh = ["ssh", "-F", str(info.ssh_config)] + (["-t"] if tty else [])
+    return info.netns_exec(*ssh, host, *cmd)

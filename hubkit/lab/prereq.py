@@ -1,0 +1,64 @@
+"""Host prerequisites of the lab: Linux, root, and the tools it drives."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+
+from hubkit.errors import PrerequisiteError
+
+# tool -> Debian package that provides it (a fresh machine has none of them).
+TOOLS = {
+    "debootstrap": "debootstrap",
+    "systemd-nspawn": "systemd-container",
+    "ip": "iproute2",
+    "nft": "nftables",
+    "ssh": "openssh-client",
+    "ssh-keygen": "openssh-client",
+    "unshare": "util-linux",
+    "mount": "mount",
+}
+# What `lab up` needs at run time (debootstrap only builds the image).
+RUN_TOOLS = ("ip", "ssh", "ssh-keygen", "unshare", "mount")
+
+
+def require_root() -> None:
+    if not sys.platform.startswith("linux"):
+        raise PrerequisiteError("the lab needs Linux (network namespaces, overlayfs)",
+                                "run it on a Debian 12 machine")
+    if os.geteuid() != 0:
+        raise PrerequisiteError("the lab needs root (namespaces, mounts, cgroups)",
+                                "re-run with sudo")
+
+
+def missing(tools=RUN_TOOLS) -> list[str]:
+    return [t for t in tools if shutil.which(t) is None]
+
+
+def require_tools(tools=RUN_TOOLS) -> None:
+    gone = missing(tools)
+    if gone:
+        pkgs = sorted({TOOLS.get(t, t) for t in gone})
+        raise PrerequisiteError(f"missing tool(s): {', '.join(gone)}",
+                                f"run 'hubkit lab image build' or 'apt-get install {' '.join(pkgs)}'")
+
+
+def install_host_packages(tools=tuple(TOOLS)) -> list[str]:
+    """apt-get install the Debian packages behind missing tools; returns what it installed."""
+    gone = missing(tools)
+    if not gone:
+        return []
+    if shutil.which("apt-get") is None:
+        raise PrerequisiteError(f"missing tool(s): {', '.join(gone)} and no apt-get to install them",
+                                "install debootstrap, systemd-container, nftables, iproute2 by hand")
+    pkgs = sorted({TOOLS.get(t, t) for t in gone})
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    for cmd in (["apt-get", "update", "-qq"],
+                ["apt-get", "install", "-y", "-qq", "--no-install-recommends", *pkgs]):
+        r = subprocess.run(cmd, env=env, capture_output=True, text=True)
+        if r.returncode != 0:
+            raise PrerequisiteError(f"'{' '.join(cmd)}' failed: {r.stderr.strip()[-300:]}",
+                                    "check the apt sources and retry")
+    return pkgs
