@@ -1,0 +1,185 @@
+"""Render validated hubs into reviewable build trees (``build/<id>/``).
+
+Flow per hub: context (plain data from the Hub model and ``hubkit.topology``)
+-> every target's template -> placeholder guard -> manifest -> atomic swap.
+Validation runs first for all selected hubs; any finding stops the render
+before anything is written.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from hubkit import __version__
+from hubkit.errors import FindingsError, UsageError
+from hubkit.model import Hub
+from hubkit.paths import TEMPLATES
+from hubkit.render import tree
+from hubkit.render.context import build_context
+from hubkit.render.env import RenderError, render_template
+from hubkit.render.inventory import add_inventory
+from hubkit.render.targets import expand
+
+log = logging.getLogger(__name__)
+
+BUILD_DIR = "build"
+# Jinja markers that may survive into hosts/** (Ansible resolves them at deploy time).
+_MARKER = re.compile(r"\{\{|\{%|\{#")
+_ALLOWED = re.compile(r"\{\{ (vault_[a-z0-9_]+|hubkit_vpn_peer_public_key) \}\}")
+
+__all__ = ["HubResult", "RenderError", "render_files", "render_fleet", "check_fleet", "diff_hub",
+           "hub_context"]
+
+
+@dataclass
+class HubResult:
+    hub: str
+    path: str
+    files: int
+    changed: list[str] = field(default_factory=list)
+    new: list[str] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)
+    input_hash: str = ""
+    written: bool = False
+
+    @property
+    def differs(self) -> bool:
+        return bool(self.changed or self.new or self.missing)
+
+    def as_dict(self) -> dict:
+        return {"hub": self.hub, "path": self.path, "files": self.files, "changed": self.changed,
+                "new": self.new, "missing": self.missing, "hash": self.input_hash,
+                "written": self.written}
+
+
+def hub_context(hub: Hub, fleet_root: Path | None) -> dict:
+    from hubkit.secrets import read_public_key
+    pub = read_public_key(fleet_root, hub.id) if fleet_root is not None else None
+    ctx = build_context(hub, pub)
+    add_inventory(ctx)
+    return ctx
+
+
+def _guard(path: str, text: str, hub_id: str) -> None:
+    """Host files go through ansible.builtin.template: only known placeholders may remain."""
+    for m in _MARKER.finditer(text):
+        if not _ALLOWED.match(text, m.start()):
+            line = text.count("\n", 0, m.start()) + 1
+            raise RenderError(
+                f"{hub_id}/{path}:{line}:1: unexpected Jinja marker {m.group()!r} in a host file "
+                f"(hub {hub_id})",
+                "host files may only contain {{ vault_* }} and {{ hubkit_vpn_peer_public_key }}; "
+                "resolve everything else at render time")
+
+
+def render_files(ctx: dict, template_dir: Path = TEMPLATES) -> dict[str, bytes]:
+    """Every file of one hub's tree, manifest included (relative path -> bytes)."""
+    hub_id = ctx["hub"]["id"]
+    files: dict[str, bytes] = {}
+    for target, host, item, path in expand(ctx):
+        local = ctx
+        if host is not None:
+            local = {**ctx, "host": host}
+            if item is not None:
+                local["segment"] = item
+        text = render_template(template_dir, target.template, local, hub_id)
+        if path.startswith("hosts/"):
+            _guard(path, text, hub_id)
+        files[path] = text.encode()
+    files[tree.MANIFEST] = tree.manifest_bytes(files, __version__, ctx["input_hash"])
+    return files
+
+
+def _out_root(fleet, out: Path | None) -> Path:
+    return Path(out) if out is not None else Path(fleet.root) / BUILD_DIR
+
+
+def _select(fleet, ids, all_hubs: bool):
+    if ids and all_hubs:
+        raise UsageError("give hub IDs or --all, not both", "e.g. `hubkit render zeitz` or `hubkit render --all`")
+    if not ids and not all_hubs:
+        raise UsageError("no hubs selected", "name hub IDs or pass --all")
+    return fleet.select(list(ids))
+
+
+def _validated(fleet, ids, all_hubs):
+    from hubkit.rules import validate
+    recs = _select(fleet, ids, all_hubs)
+    found = validate(fleet, [r.id for r in recs])
+    if found:
+        raise FindingsError(found)
+    return recs
+
+
+Progress = Callable[[str], None]
+
+
+def render_fleet(fleet, ids=(), all_hubs: bool = False, out: Path | None = None,
+                 template_dir: Path = TEMPLATES, progress: Progress | None = None) -> list[HubResult]:
+    """Validate the selected hubs, then render each into ``<out>/<id>/`` (atomic per hub).
+
+    A tree identical to the fresh render is left untouched (a second run changes nothing).
+    """
+    t0 = time.perf_counter()
+    recs = _validated(fleet, ids, all_hubs)
+    t1 = time.perf_counter()
+    log.info("validated %d hub(s) in %.3f s", len(recs), t1 - t0)
+    root = _out_root(fleet, out)
+    results = []
+    for rec in recs:
+        if progress:
+            progress(rec.id)
+        ctx = hub_context(rec.model, fleet.root)
+        files = render_files(ctx, template_dir)
+        target = root / rec.id
+        tree.recover(target)
+        disk = tree.read_tree(target) if target.exists() else {}
+        diff = tree.compare(files, disk)
+        res = HubResult(rec.id, str(target), len(files), input_hash=ctx["input_hash"], **diff)
+        if res.differs:
+            tree.write_tree(target, files)
+            res.written = True
+        results.append(res)
+    log.info("rendered %d hub(s) in %.3f s", len(recs), time.perf_counter() - t1)
+    return results
+
+
+def check_fleet(fleet, ids=(), all_hubs: bool = False, out: Path | None = None,
+                template_dir: Path = TEMPLATES) -> list[HubResult]:
+    """Compare fresh renders with the trees on disk; writes nothing."""
+    recs = _validated(fleet, ids, all_hubs)
+    root = _out_root(fleet, out)
+    results = []
+    for rec in recs:
+        ctx = hub_context(rec.model, fleet.root)
+        files = render_files(ctx, template_dir)
+        target = root / rec.id
+        diff = tree.compare(files, tree.read_tree(target))
+        results.append(HubResult(rec.id, str(target), len(files), input_hash=ctx["input_hash"], **diff))
+    return results
+
+
+def diff_hub(fleet, hub_id: str, out: Path | None = None,
+             template_dir: Path = TEMPLATES) -> tuple[HubResult, str]:
+    """A unified diff of a fresh render of one hub against what is on disk."""
+    import difflib
+    [res] = check_fleet(fleet, [hub_id], False, out, template_dir)
+    rec = fleet.hub(hub_id)
+    files = render_files(hub_context(rec.model, fleet.root), template_dir)
+    disk = tree.read_tree(Path(res.path))
+    chunks = []
+    for p in sorted(set(res.changed) | set(res.new) | set(res.missing)):
+        old = disk.get(p, b"").decode(errors="replace").splitlines(keepends=True)
+        new = files.get(p, b"").decode(errors="replace").splitlines(keepends=True)
+        a = f"a/{p}" if p in disk else "/dev/null"
+        b = f"b/{p}" if p in files else "/dev/null"
+        chunks.extend(difflib.unified_diff(old, new, a, b))
+    text = "".join(chunks)
+    if text and not text.endswith("\n"):
+        text += "\n"
+    return res, text

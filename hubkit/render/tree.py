@@ -1,0 +1,140 @@
+"""Build trees on disk: manifest, atomic swap, leftovers of an interrupted swap, comparison.
+
+A hub's tree is rendered completely into ``.<id>.tmp-*`` beside the target,
+then swapped in with one ``renameat2(RENAME_EXCHANGE)``, so ``<out>/<id>``
+is at every moment either the complete previous tree or the complete new
+one.  Where the exchange is unsupported, it falls back to rename-aside +
+rename-in; a kill between them leaves ``.<id>.old``, which the next run puts
+back (``recover``).  No fsync: a killed process loses nothing from the page
+cache, and renders are cheap to repeat after a power cut.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import errno
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+from hubkit.errors import HubkitError
+
+MANIFEST = "manifest.json"
+_RENAME_EXCHANGE = 2
+_AT_FDCWD = -100
+
+try:
+    _libc = ctypes.CDLL(None, use_errno=True)
+    _renameat2 = _libc.renameat2
+    _renameat2.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+except (OSError, AttributeError):  # pragma: no cover - non-glibc platforms
+    _renameat2 = None
+
+
+def manifest_bytes(files: dict[str, bytes], version: str, input_hash: str) -> bytes:
+    doc = {"files": {p: hashlib.sha256(b).hexdigest() for p, b in sorted(files.items())},
+           "hubkit_version": version, "input_hash": input_hash}
+    return (json.dumps(doc, indent=2, sort_keys=True) + "\n").encode()
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Atomically swap two directories; False when the kernel/filesystem cannot."""
+    if _renameat2 is None:
+        return False
+    if _renameat2(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE) == 0:
+        return True
+    err = ctypes.get_errno()
+    if err in (errno.EINVAL, errno.ENOSYS, errno.ENOTSUP):
+        return False
+    raise OSError(err, os.strerror(err), str(b))
+
+
+def recover(target: Path) -> None:
+    """Clean up after an interrupted run: restore ``.<id>.old``, drop temp trees."""
+    parent, name = target.parent, target.name
+    if not parent.is_dir():
+        return
+    old = parent / f".{name}.old"
+    if old.exists():
+        if not target.exists():
+            os.rename(old, target)  # killed between rename-aside and rename-in
+        else:
+            shutil.rmtree(old, ignore_errors=True)
+    for p in parent.glob(f".{name}.tmp-*"):
+        shutil.rmtree(p, ignore_errors=True)
+
+
+def write_tree(target: Path, files: dict[str, bytes]) -> None:
+    """Write ``files`` (relative path -> bytes) as the complete tree at ``target``."""
+    target = Path(target)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        recover(target)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
+    except OSError as e:
+        raise HubkitError(f"cannot write {target}: {e.strerror}",
+                          "check that the output directory is writable") from None
+    try:
+        made: set[str] = set()
+        for rel, data in files.items():
+            d = os.path.dirname(rel)
+            if d and d not in made:
+                os.makedirs(tmp / d, exist_ok=True)
+                made.add(d)
+            with open(tmp / rel, "wb") as f:
+                f.write(data)
+        os.chmod(tmp, 0o755)  # mkdtemp makes 0700; the tree is for review, not secret
+        if not target.exists():
+            os.rename(tmp, target)
+        elif _exchange(tmp, target):
+            shutil.rmtree(tmp)  # now holds the previous tree
+        else:
+            old = target.parent / f".{target.name}.old"
+            os.rename(target, old)
+            os.rename(tmp, target)
+            shutil.rmtree(old)
+    except OSError as e:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise HubkitError(f"cannot write {target}: {e.strerror}",
+                          "check free space and permissions of the output directory") from None
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def read_tree(root: Path) -> dict[str, bytes]:
+    """Every file under ``root`` (relative path -> bytes); empty when absent."""
+    out: dict[str, bytes] = {}
+    root = Path(root)
+    if not root.is_dir():
+        return out
+    for dirpath, _dirs, names in os.walk(root):
+        for n in names:
+            p = os.path.join(dirpath, n)
+            out[os.path.relpath(p, root)] = Path(p).read_bytes()
+    return out
+
+
+def compare(fresh: dict[str, bytes], disk: dict[str, bytes]) -> dict[str, list[str]]:
+    """Differences of a fresh render against the tree on disk."""
+    return {
+        "changed": sorted(p for p in fresh if p in disk and disk[p] != fresh[p]),
+        "new": sorted(p for p in fresh if p not in disk),
+        "missing": sorted(p for p in disk if p not in fresh),
+    }
+
+
+def verify_manifest(root: Path) -> list[str]:
+    """Problems of a tree against its own manifest (empty list: complete and intact)."""
+    files = read_tree(root)
+    if MANIFEST not in files:
+        return [f"{MANIFEST} missing"]
+    listed = json.loads(files.pop(MANIFEST))["files"]
+    problems = [f"missing {p}" for p in sorted(set(listed) - set(files))]
+    problems += [f"unlisted {p}" for p in sorted(set(files) - set(listed))]
+    problems += [f"hash mismatch {p}" for p in sorted(set(files) & set(listed))
+                 if hashlib.sha256(files[p]).hexdigest() != listed[p]]
+    return problems
