@@ -128,6 +128,9 @@ def new_hub(fleet: Fleet, hub_id: str, name: str, municipality: str,
     if not HUB_ID.match(hub_id):
         raise UsageError(f"hub id {hub_id!r} is not of the form [a-z][a-z0-9-]*",
                          "use lowercase letters, digits and hyphens")
+    if region is not None and not HUB_ID.match(region):
+        raise UsageError(f"region name {region!r} is not of the form [a-z][a-z0-9-]*",
+                         "name an existing regions/<name>.yaml")
     if workplaces < 1:
         raise UsageError("--workplaces must be at least 1")
     if fleet.config is None:
