@@ -26,6 +26,8 @@ LOCK_DIR = Path(".hubkit") / "locks"
 POLL = 0.05
 # A contender may see the file between the holder's flock and its body write.
 BODY_GRACE = 1.0
+# Locks this process holds (resolved lock path -> depth).
+_HELD: dict[str, int] = {}
 
 
 def lock_path(fleet_root: Path | str, hub_id: str) -> Path:
@@ -63,6 +65,16 @@ def hub_lock(fleet_root: Path | str, hub_id: str, command: str, wait: float = 0)
     up to ``wait`` seconds of waiting).
     """
     path = lock_path(fleet_root, hub_id)
+    key = str(path.resolve())
+    if key in _HELD:
+        # Re-entrant within one process: `hubkit open` holds the lock for the whole
+        # chain and calls configure/provision, which take it themselves.
+        _HELD[key] += 1
+        try:
+            yield path
+        finally:
+            _HELD[key] -= 1
+        return
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
     try:
@@ -85,9 +97,11 @@ def hub_lock(fleet_root: Path | str, hub_id: str, command: str, wait: float = 0)
         }, sort_keys=True).encode()
         os.ftruncate(fd, 0)
         os.pwrite(fd, body, 0)
+        _HELD[key] = 1
         try:
             yield path
         finally:
+            del _HELD[key]
             os.ftruncate(fd, 0)
             fcntl.flock(fd, fcntl.LOCK_UN)
     finally:
