@@ -60,8 +60,9 @@ def nth_host(value, n: int) -> str:
 
 def to_yaml(value) -> str:
     """Block-style YAML with sorted keys (deterministic)."""
+    # No trailing newline: the template's own line end closes the document.
     return yaml.dump(value, Dumper=_Dumper, sort_keys=True, default_flow_style=False,
-                     allow_unicode=True, width=1000)
+                     allow_unicode=True, width=1000).rstrip("\n")
 
 
 def to_json(value) -> str:
