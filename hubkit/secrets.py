@@ -111,7 +111,7 @@ def load_secrets(fleet_root: Path, hub_id: str, vault_password: str) -> dict:
                           f"run `hubkit secrets init {hub_id}`") from None
     from ansible.errors import AnsibleError
     try:
-        plain = _vault(vault_password).decrypt(data, filename=str(path))
+        plain = _vault(vault_password).decrypt(data)
     except AnsibleError:
         raise HubkitError(f"cannot decrypt {SECRETS_DIR}/{hub_id}.vault.yml",
                           f"check the vault password ({ENV_PASSWORD} or --vault-password-file)") from None
