@@ -223,3 +223,28 @@ def test_program_accepts_dumped_hub(zeitz):
     a = record(lambda: hubstack.program(zeitz.model_dump(mode="json"), pw), zeitz.id)
     b = record(lambda: hubstack.program(zeitz, pw), zeitz.id)
     assert [r.to_json() for r in a.resources] == [r.to_json() for r in b.resources]
+
+
+def test_stack_config_written_by_render_is_read_by_the_program(fleet, fleet_root):
+    """The Pulumi CLI path: hub from `hubkit-hub:hub` in build/<id>/pulumi/Pulumi.<id>.yaml."""
+    render = pytest.importorskip("hubkit.render")
+    import yaml
+    from pulumi.runtime import config as pconfig
+
+    hub = fleet.hub("zeitz").model
+    files = render.render_files(render.hub_context(hub, fleet_root))
+    doc = yaml.safe_load(files["pulumi/Pulumi.zeitz.yaml"])
+    pulumi.runtime.set_mocks(EchoMocks(), project="hubkit-hub", stack="zeitz", preview=True)
+    pconfig.set_all_config({"hubkit-hub:hub": json.dumps(doc["config"]["hubkit-hub:hub"])})
+    try:
+        hubstack = load_program()
+        assert hubstack.load_hub() == hub
+        pconfig.set_config("hubkit-hub:staffPasswords",
+                           json.dumps({m.username: "cfg-" + m.username for m in hub.staff}))
+        plan = record(lambda: hubstack.program(hubstack.load_hub()), "zeitz")
+        users = plan.by_type(USER)
+        assert len(users) == len(hub.staff)
+        for u in users:
+            assert u.inputs["initialPassword"] == SECRET, f"{u.urn}: password from config not secret"
+    finally:
+        pconfig.set_all_config({}, [])

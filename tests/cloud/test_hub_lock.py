@@ -98,3 +98,17 @@ def test_released_after_block_and_exception(tmp_path):
         pass
     assert lock_path(tmp_path, "zeitz").read_text() == ""
     assert oct(lock_path(tmp_path, "zeitz").stat().st_mode & 0o777) == "0o600"
+
+
+def test_reentrant_within_one_process(tmp_path, holder):
+    """`hubkit open` holds the lock and calls configure/provision, which take it again."""
+    with hub_lock(tmp_path, "zeitz", command="open"):
+        with hub_lock(tmp_path, "zeitz", command="provision"):
+            body = json.loads(lock_path(tmp_path, "zeitz").read_text())
+            assert body["command"] == "open"   # the outer holder stays named
+        # Still held after the inner block: another process is refused.
+        code = ("import sys\nfrom hubkit.lock import hub_lock\nfrom hubkit.errors import LockedError\n"
+                "try:\n    hub_lock(sys.argv[1], 'zeitz', command='configure').__enter__()\n"
+                "except LockedError as e:\n    print(e.format()); sys.exit(7)\n")
+        res = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True)
+        assert res.returncode == 7 and f"PID {os.getpid()}" in res.stdout, res.stdout + res.stderr
