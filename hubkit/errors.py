@@ -67,6 +67,9 @@ class Finding:
     hint: str | None = None
     hub: str | None = None
     severity: str = "error"
+    # The other hub of a fleet-wide conflict (overlap, duplicate): validating
+    # either hub alone must still report it.
+    related: str | None = None
 
     def format(self) -> str:
         where = f"{self.origin}: " if self.origin else ""

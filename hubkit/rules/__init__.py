@@ -27,6 +27,7 @@ class Rule:
 
 
 RULES: list[Rule] = []
+_BY_CODE: dict[str, Rule] = {}
 
 HOSTNAME_LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 POSIX_USER = re.compile(r"^[a-z_][a-z0-9_-]{0,31}$")
@@ -36,13 +37,16 @@ HUB_ID = re.compile(r"^[a-z][a-z0-9-]*$")
 def rule(code: str, title: str, hint: str):
     def register(fn: RuleFn) -> RuleFn:
         RULES.append(Rule(code, title, hint, fn))
+        _BY_CODE[code] = RULES[-1]
         return fn
     return register
 
 
-def _finding(rule_code: str, rec: HubRecord, path: tuple, message: str) -> Finding:
-    r = next(r for r in RULES if r.code == rule_code)
-    return Finding(rule_code, message, locate(rec.tree, path), r.hint, rec.id)
+def _finding(rule_code: str, rec: HubRecord, path: tuple, message: str,
+             related: HubRecord | None = None) -> Finding:
+    r = _BY_CODE[rule_code]
+    return Finding(rule_code, message, locate(rec.tree, path), r.hint, rec.id,
+                   related=related.id if related is not None and related.id != rec.id else None)
 
 
 def hostnames(rec: HubRecord) -> Iterator[tuple[tuple, str]]:
@@ -70,7 +74,7 @@ def site_prefix_overlap(recs):
             yield _finding("HK101", second, ("network", "site_prefix"),
                            f"site prefix {second.model.network.site_prefix} overlaps "
                            f"{first.model.network.site_prefix} of hub {first.id!r} "
-                           f"({locate(first.tree, ('network', 'site_prefix'))})")
+                           f"({locate(first.tree, ('network', 'site_prefix'))})", related=first)
         active.append(rec)
 
 
@@ -125,7 +129,8 @@ def hostname_unique(recs):
             key = name.lower()
             if key in seen:
                 yield _finding("HK106", rec, path,
-                               f"hostname {name!r} is already used in hub {seen[key].id!r}")
+                               f"hostname {name!r} is already used in hub {seen[key].id!r}",
+                               related=seen[key])
             else:
                 seen[key] = rec
 
@@ -193,7 +198,8 @@ def tunnel_unique(recs):
                            f"tunnel address {ip} is the concentrator's own address")
         if ip in seen:
             yield _finding("HK112", rec, ("vpn", "tunnel_address"),
-                           f"tunnel address {ip} is already used by hub {seen[ip].id!r}")
+                           f"tunnel address {ip} is already used by hub {seen[ip].id!r}",
+                           related=seen[ip])
         else:
             seen[ip] = rec
 
@@ -205,7 +211,8 @@ def zone_unique(recs):
         zone = rec.model.services.dns_zone.lower().rstrip(".")
         if zone in seen:
             yield _finding("HK113", rec, ("services", "dns_zone"),
-                           f"DNS zone {zone!r} is already used by hub {seen[zone].id!r}")
+                           f"DNS zone {zone!r} is already used by hub {seen[zone].id!r}",
+                           related=seen[zone])
         else:
             seen[zone] = rec
 
@@ -290,7 +297,7 @@ def validate(fleet: Fleet, ids: Iterable[str] | None = None) -> list[Finding]:
             valid.append(rec)
     for r in RULES:
         for f in r.fn(valid):
-            if f.hub in selected:
+            if f.hub in selected or f.related in selected:
                 findings.append(f)
     return sorted(set(findings), key=Finding.sort_key)
 

@@ -100,4 +100,15 @@ def test_merged_value_points_at_the_layer_that_set_it(fleet, write):
 def test_selected_ids_limit_reports_but_rules_see_whole_fleet(fleet, write):
     write(F, edit(ZZ, "10.255.0.100/24", "10.255.0.2/24"))
     assert [f.code for f in findings_of(fleet, "zz")] == ["HK112"]
-    assert findings_of(fleet, "zeitz") == []
+    assert findings_of(fleet, "naumburg") == []
+
+
+@pytest.mark.parametrize("old,new", [("10.255.0.100/24", "10.255.0.2/24"),
+                                     ("zz-rt01", "zeitz-rt01"),
+                                     ("zz.hubs.example.org", "zeitz.hubs.sachsen-anhalt.example.org")])
+def test_conflict_is_reported_when_validating_either_hub(fleet, write, old, new):
+    write(F, edit(ZZ, old, new))
+    (both,) = findings_of(fleet)
+    assert both.hub == "zz" and both.related == "zeitz"
+    assert findings_of(fleet, "zeitz") == [both]
+    assert findings_of(fleet, "naumburg") == []
