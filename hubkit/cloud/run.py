@@ -48,6 +48,10 @@ def real_run(fleet: Fleet, hub_id: str, action: str, password_file: Path | None 
     provision.check_prerequisites()
     passwords: dict[str, str] = {}
     if action != "destroy":
+        # Policies gate every real run, as CrossGuard would: a refused plan never reaches the cloud.
+        found = policies.check(offline.offline_plan(hub))
+        if found:
+            raise FindingsError(found)
         pw = vault.vault_password(password_file)
         if not pw:
             raise PrerequisiteError(f"no vault password: staff initial passwords of hub {hub_id!r} "
