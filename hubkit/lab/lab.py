@@ -9,6 +9,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -301,4 +302,7 @@ def exec_argv(lab_id: str, host: str, cmd: list[str], tty: bool = False) -> list
     if h["role"] == "mgmt":
         return info.netns_exec(*(cmd or ["bash"]))
     ssh = ["ssh", "-F", str(info.ssh_config)] + (["-t"] if tty else [])
-    return info.netns_exec(*ssh, host, *cmd)
+    # ssh joins its arguments with spaces for the remote shell: quote them so that
+    # `exec H -- sh -c 'exit 7'` means what it says; a single argument stays a shell line.
+    remote = [cmd[0]] if len(cmd) == 1 else ([shlex.join(cmd)] if cmd else [])
+    return info.netns_exec(*ssh, host, *remote)
