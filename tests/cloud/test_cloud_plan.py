@@ -78,3 +78,24 @@ def test_without_vault_password_uses_placeholder(fleet, monkeypatch):
     p, found = run.offline_plan(fleet, "zeitz")
     assert p.passwords == "placeholder" and found == []
     assert offline.PLACEHOLDER_NOTE in p.to_text()
+
+
+def test_canary_absent_at_high_verbosity_cli(fleet, fleet_root):
+    """Through the real CLI process at -vv (pulumi's debug logs on): no plaintext anywhere."""
+    pytest.importorskip("hubkit.secrets", reason="hubkit.secrets (vault loader) not in this tree yet")
+    import os
+    import subprocess
+    import sys
+    hub = fleet.hub("zeitz").model
+    _write_vault(fleet_root, "zeitz", "vault-pw", {
+        "vault_staff_passwords": {m.username: f"{CANARY}-{m.username}" for m in hub.staff},
+        "vault_wg_private_key": "x", "vault_wg_public_key": "y"})
+    env = {**os.environ, "HUBKIT_VAULT_PASSWORD": "vault-pw"}
+    for extra in ([], ["--json"]):
+        res = subprocess.run([sys.executable, "-c", "from hubkit.cli import main; main()",
+                              "--fleet", str(fleet_root), "-vv", "plan", "zeitz", "--offline", *extra],
+                             capture_output=True, text=True, env=env, timeout=120)
+        assert res.returncode == 0, res.stderr[-2000:]
+        assert "DEBUG" in res.stderr   # the debug logs really were on
+        assert CANARY not in res.stdout and CANARY not in res.stderr
+        assert "[secret]" in res.stdout
