@@ -44,6 +44,10 @@ done
 CHROOT_INIT = r"""
 M="$1"; H="$2"
 mount -t proc proc "$M/proc"
+# Lab root is the machine's root: only /proc/sys/net (per netns) stays writable.
+mount --bind "$M/proc/sys" "$M/proc/sys"
+mount --bind "$M/proc/sys/net" "$M/proc/sys/net"
+mount -o remount,bind,ro "$M/proc/sys"
 mount -t sysfs -o ro sysfs "$M/sys"
 mount -t tmpfs -o mode=755,size=16m tmpfs "$M/dev"
 for d in null:1:3 zero:1:5 full:1:7 random:1:8 urandom:1:9 tty:5:0; do
@@ -56,7 +60,8 @@ mknod -m 666 "$M/dev/net/tun" c 10 200
 mount -t tmpfs -o mode=755,size=32m tmpfs "$M/run"
 mkdir -p "$M/run/sshd" "$M/run/lock"
 hostname "$H"
-exec chroot "$M" /usr/sbin/sshd -D -e
+# CAP_SYS_TIME (the machine's clock) and CAP_SYS_MODULE leave the bounding set.
+exec setpriv --bounding-set=-sys_time,-sys_module chroot "$M" /usr/sbin/sshd -D -e
 """
 
 
