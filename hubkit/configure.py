@@ -1,0 +1,375 @@
+"""`hubkit configure`: build an Ansible run as a value, execute it, parse its events.
+
+The run is a plain value (``AnsibleRun``: argv, env, cwd, netns), so tests and
+the benchmark can inspect or vary it before anything executes.  Results come
+from structured events written by our callback plugin
+(``playbooks/callback_plugins/hubkit_events.py``) through an inherited pipe,
+never from Ansible's screen text.
+
+Secrets: the vault password travels only in the environment; Ansible reads it
+through ``playbooks/vault-password-env.py``, so it never touches disk.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from hubkit.errors import HubkitError, PrerequisiteError, UsageError
+from hubkit.paths import PLAYBOOKS
+
+log = logging.getLogger(__name__)
+log.addHandler(logging.NullHandler())
+
+VAULT_ENV = "HUBKIT_VAULT_PASSWORD"
+VAULT_SCRIPT = PLAYBOOKS / "vault-password-env.py"
+SITE = PLAYBOOKS / "site.yml"
+CONFIG = PLAYBOOKS / "ansible.cfg"
+CONTROL_DIR = Path("/run/hubkit/cp")
+COUNTS = ("ok", "changed", "failed", "unreachable", "skipped")
+
+
+@dataclass(frozen=True)
+class LabTarget:
+    """What configure needs from a running lab: its netns and inventory variant."""
+
+    name: str
+    netns: str
+    inventory: Path
+
+
+@dataclass(frozen=True)
+class AnsibleRun:
+    """One ansible-playbook invocation, fully described before it runs."""
+
+    cmd: tuple[str, ...]
+    env: dict[str, str]
+    cwd: Path
+    netns: str | None = None
+    hub_id: str = ""
+
+    def argv(self) -> list[str]:
+        if self.netns:
+            return ["ip", "netns", "exec", self.netns, *self.cmd]
+        return list(self.cmd)
+
+    def describe(self) -> str:
+        """The command line as a human can re-run it (env names only, no values)."""
+        return " ".join(self.argv())
+
+
+@dataclass
+class HostResult:
+    ok: int = 0
+    changed: int = 0
+    failed: int = 0
+    unreachable: int = 0
+    skipped: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        return {k: getattr(self, k) for k in COUNTS}
+
+
+@dataclass
+class RunResult:
+    hub_id: str
+    rc: int
+    hosts: dict[str, HostResult] = field(default_factory=dict)
+    changed_tasks: list[dict] = field(default_factory=list)
+    failures: list[dict] = field(default_factory=list)
+    duration_s: float = 0.0
+    check: bool = False
+    lab: bool = False
+    limit: tuple[str, ...] = ()
+    log_path: Path | None = None
+
+    @property
+    def failed_hosts(self) -> list[str]:
+        return sorted(h for h, r in self.hosts.items() if r.failed or r.unreachable)
+
+    @property
+    def succeeded(self) -> bool:
+        return self.rc == 0 and not self.failed_hosts and bool(self.hosts)
+
+    def to_json(self) -> dict:
+        """The `--json` document: counts per host and what changed."""
+        return {
+            "hosts": {h: r.as_dict() for h, r in sorted(self.hosts.items())},
+            "changed_tasks": self.changed_tasks,
+        }
+
+    def record(self) -> dict:
+        """What is persisted for the audit step (names and counts only, no secrets)."""
+        return {
+            **self.to_json(),
+            "hub": self.hub_id,
+            "check": self.check,
+            "lab": self.lab,
+            "limit": list(self.limit),
+            "rc": self.rc,
+            "failed_hosts": self.failed_hosts,
+            "failures": self.failures,
+            "duration_s": round(self.duration_s, 2),
+        }
+
+
+# -- prerequisites -------------------------------------------------------------
+
+def ansible_playbook() -> str:
+    """The ansible-playbook beside our interpreter (the venv), else on PATH."""
+    beside = Path(sys.executable).parent / "ansible-playbook"
+    if beside.is_file() and os.access(beside, os.X_OK):
+        return str(beside)
+    found = shutil.which("ansible-playbook")
+    if not found:
+        raise PrerequisiteError("ansible-playbook is not installed",
+                                "run 'bash .ci/setup' (or pip install -e '.[test]') in the hubkit checkout")
+    return found
+
+
+def render_dir(fleet_root: Path, hub_id: str) -> Path:
+    d = Path(fleet_root).resolve() / "build" / hub_id
+    if not (d / "inventory" / "hosts.yml").is_file():
+        raise PrerequisiteError(f"no rendered configuration for hub {hub_id!r} in {d}",
+                                f"run 'hubkit render {hub_id}' first")
+    return d
+
+
+def vault_file(fleet_root: Path, hub_id: str) -> Path:
+    f = Path(fleet_root).resolve() / "secrets" / f"{hub_id}.vault.yml"
+    if not f.is_file():
+        raise PrerequisiteError(f"no secrets for hub {hub_id!r}: {f} is missing",
+                                f"run 'hubkit secrets init {hub_id}' first")
+    return f
+
+
+def vault_password(env: dict[str, str] | None = None) -> str:
+    pw = (env if env is not None else os.environ).get(VAULT_ENV, "")
+    if not pw:
+        raise PrerequisiteError(f"no vault password: {VAULT_ENV} is not set",
+                                f"export {VAULT_ENV}=... (the password of secrets/<id>.vault.yml)")
+    return pw
+
+
+def lab_target(hub_id: str) -> LabTarget:
+    """The running lab of ``hub_id`` (exit 3 when there is none)."""
+    from hubkit.lab import load
+
+    info = load(hub_id)
+    hint = f"run 'hubkit lab up {hub_id}' first"
+    if info is None:
+        raise PrerequisiteError(f"no lab running for hub {hub_id!r}", hint)
+    netns, inv = info.netns_mgmt, Path(info.inventory_dir)
+    if not netns or not Path("/run/netns", netns).exists() or not (inv / "hosts.yml").is_file():
+        raise PrerequisiteError(f"the lab of hub {hub_id!r} is not running "
+                                f"(netns {netns or '?'} or {inv}/hosts.yml missing)", hint)
+    return LabTarget(hub_id, netns, inv)
+
+
+# -- building the run ------------------------------------------------------------
+
+def build_run(fleet_root: Path, hub_id: str, *, lab: LabTarget | None = None, check: bool = False,
+              diff: bool = False, limit: tuple[str, ...] = (), verbosity: int = 0,
+              extra_vars: dict | None = None, playbook: Path = SITE,
+              config: Path | None = CONFIG, env: dict[str, str] | None = None) -> AnsibleRun:
+    """Describe the ansible-playbook run for ``hub_id`` (checks prerequisites, runs nothing)."""
+    base_env = dict(os.environ if env is None else env)
+    vault_password(base_env)
+    rdir = render_dir(fleet_root, hub_id)
+    secrets = vault_file(fleet_root, hub_id)
+    exe = ansible_playbook()
+    if lab is not None and os.geteuid() != 0:
+        raise PrerequisiteError("configure --lab runs Ansible inside the lab's network namespace",
+                                "re-run as root")
+    for host in limit:
+        if not host or any(c in host for c in " ,"):
+            raise UsageError(f"bad --limit entry {host!r}", "use --limit HOST[,HOST...]")
+
+    cmd = [exe, "-i", str(rdir / "inventory")]
+    if lab is not None:
+        cmd += ["-i", str(lab.inventory)]
+    cmd += ["--vault-password-file", str(VAULT_SCRIPT), "-e", f"@{secrets}"]
+    evars = {"hubkit_render_dir": str(rdir), "hubkit_hub_id": hub_id, **(extra_vars or {})}
+    cmd += ["-e", json.dumps(evars, sort_keys=True)]
+    if check:
+        cmd.append("--check")
+    if diff:
+        cmd.append("--diff")
+    if limit:
+        cmd += ["--limit", ",".join(limit)]
+    if verbosity:
+        cmd.append("-" + "v" * min(verbosity, 4))
+    cmd.append(str(playbook))
+
+    run_env = {k: v for k, v in base_env.items() if not k.startswith("ANSIBLE_")}
+    # Our callback plugin is always on; the config file adds hubkit's speed settings.
+    run_env["ANSIBLE_CALLBACK_PLUGINS"] = str(PLAYBOOKS / "callback_plugins")
+    run_env["ANSIBLE_CALLBACKS_ENABLED"] = "hubkit_events"
+    run_env["ANSIBLE_ROLES_PATH"] = str(PLAYBOOKS / "roles")
+    run_env["ANSIBLE_NOCOLOR"] = "1"
+    run_env["ANSIBLE_FORCE_COLOR"] = "0"
+    run_env["ANSIBLE_RETRY_FILES_ENABLED"] = "0"
+    # Several labs can hold the same addresses in different netns: one
+    # ControlPath directory per target keeps their SSH masters apart.
+    run_env["ANSIBLE_SSH_CONTROL_PATH_DIR"] = str(CONTROL_DIR / (lab.netns if lab else f"{hub_id}-site"))
+    run_env["ANSIBLE_LOCAL_TEMP"] = str(Path(tempfile.gettempdir()) / "hubkit-ansible-tmp")
+    if config is not None:
+        run_env["ANSIBLE_CONFIG"] = str(config)
+    else:
+        run_env["ANSIBLE_CONFIG"] = os.devnull
+    # Make sure the venv's ansible tools (ansible-playbook's helpers) come first.
+    run_env["PATH"] = os.pathsep.join([str(Path(exe).parent), run_env.get("PATH", os.defpath)])
+    return AnsibleRun(tuple(cmd), run_env, PLAYBOOKS, lab.netns if lab else None, hub_id)
+
+
+# -- executing it -----------------------------------------------------------------
+
+Listener = Callable[[dict], None]
+
+
+class _EventReader(threading.Thread):
+    """Reads JSON lines from the callback's pipe and folds them into a RunResult."""
+
+    def __init__(self, fd: int, result: RunResult, listener: Listener | None):
+        super().__init__(daemon=True)
+        self.fd = fd
+        self.result = result
+        self.listener = listener
+        self.stats_seen = False
+
+    def run(self) -> None:
+        with os.fdopen(self.fd, "r", encoding="utf-8", errors="replace") as f:
+            for line in f:
+                try:
+                    ev = json.loads(line)
+                except ValueError:
+                    continue
+                self.fold(ev)
+                if self.listener is not None:
+                    try:
+                        self.listener(ev)
+                    except Exception:  # a display problem must never lose results
+                        log.debug("event listener failed", exc_info=True)
+
+    def fold(self, ev: dict) -> None:
+        r = self.result
+        kind = ev.get("event")
+        if kind == "result":
+            host = r.hosts.setdefault(ev["host"], HostResult())
+            status = ev.get("status")
+            if ev.get("changed") and status == "ok":
+                r.changed_tasks.append({"host": ev["host"], "task": ev.get("task", ""),
+                                        "role": ev.get("role")})
+            if status in ("failed", "unreachable"):
+                r.failures.append({"host": ev["host"], "task": ev.get("task", ""),
+                                   "status": status, "msg": ev.get("msg", "")})
+            if not self.stats_seen and status == "unreachable":
+                host.unreachable += 1
+        elif kind == "stats":
+            # Ansible's own recap is authoritative for the counts.
+            self.stats_seen = True
+            for name, s in ev.get("hosts", {}).items():
+                r.hosts[name] = HostResult(ok=s.get("ok", 0), changed=s.get("changed", 0),
+                                           failed=s.get("failures", 0),
+                                           unreachable=s.get("unreachable", 0),
+                                           skipped=s.get("skipped", 0))
+
+
+def execute(run: AnsibleRun, *, log_path: Path | None = None, listener: Listener | None = None,
+            check: bool = False, lab: bool = False, limit: tuple[str, ...] = ()) -> RunResult:
+    """Run ``run``; Ansible's screen output goes to ``log_path`` (or is discarded)."""
+    import subprocess
+
+    result = RunResult(hub_id=run.hub_id, rc=-1, check=check, lab=lab, limit=tuple(limit),
+                       log_path=log_path)
+    rfd, wfd = os.pipe()
+    env = dict(run.env)
+    env["HUBKIT_EVENTS_FD"] = str(wfd)
+    reader = _EventReader(rfd, result, listener)
+    out = open(log_path, "wb") if log_path else subprocess.DEVNULL  # noqa: SIM115
+    t0 = time.monotonic()
+    try:
+        try:
+            proc = subprocess.Popen(run.argv(), cwd=run.cwd, env=env, stdin=subprocess.DEVNULL,
+                                    stdout=out, stderr=subprocess.STDOUT, pass_fds=(wfd,))
+        except FileNotFoundError as e:
+            os.close(rfd)
+            raise PrerequisiteError(f"cannot start {run.argv()[0]}: {e.strerror}",
+                                    "install iproute2 and ansible (bash .ci/setup)") from None
+        finally:
+            os.close(wfd)
+        reader.start()
+        try:
+            result.rc = proc.wait()
+        except KeyboardInterrupt:
+            proc.terminate()
+            proc.wait()
+            raise
+        reader.join(timeout=10)
+    finally:
+        if log_path:
+            out.close()
+    result.duration_s = time.monotonic() - t0
+    result.changed_tasks.sort(key=lambda t: (t["host"], t["task"]))
+    if not result.hosts and result.rc != 0:
+        tail = _tail(log_path)
+        raise HubkitError(f"ansible-playbook failed before any host ran (exit {result.rc}): "
+                          f"{run.describe()}" + (f"\n{tail}" if tail else ""),
+                          "fix the error above; the full output is in "
+                          f"{log_path}" if log_path else "re-run with -v")
+    return result
+
+
+def _tail(path: Path | None, lines: int = 15) -> str:
+    if not path or not path.is_file():
+        return ""
+    text = path.read_text(errors="replace").splitlines()
+    return "\n".join(text[-lines:])
+
+
+# -- the whole command -------------------------------------------------------------
+
+def runs_dir(fleet_root: Path, hub_id: str) -> Path:
+    return Path(fleet_root).resolve() / ".hubkit" / "runs" / hub_id
+
+
+def save_record(fleet_root: Path, result: RunResult) -> Path:
+    """Persist the recap as .hubkit/runs/<id>/configure.json (temp file + rename)."""
+    d = runs_dir(fleet_root, result.hub_id)
+    d.mkdir(parents=True, exist_ok=True)
+    target = d / "configure.json"
+    fd, tmp = tempfile.mkstemp(prefix=".configure-", dir=d)
+    with os.fdopen(fd, "w") as f:
+        json.dump(result.record(), f, indent=2, sort_keys=True)
+        f.write("\n")
+    os.replace(tmp, target)
+    return target
+
+
+def configure(fleet_root: Path, hub_id: str, *, lab: bool = False, check: bool = False,
+              diff: bool = False, limit: tuple[str, ...] = (), verbosity: int = 0,
+              wait: float = 0.0, listener: Listener | None = None,
+              extra_vars: dict | None = None) -> RunResult:
+    """Converge hub ``hub_id`` (its lab with ``lab=True``) under the hub lock."""
+    from hubkit.lock import hub_lock
+
+    target = lab_target(hub_id) if lab else None
+    run = build_run(fleet_root, hub_id, lab=target, check=check, diff=diff, limit=limit,
+                    verbosity=verbosity, extra_vars=extra_vars)
+    with hub_lock(fleet_root, hub_id, command="configure", wait=wait):
+        d = runs_dir(fleet_root, hub_id)
+        d.mkdir(parents=True, exist_ok=True)
+        log_path = d / "configure.log"
+        result = execute(run, log_path=log_path, listener=listener, check=check, lab=lab, limit=limit)
+        if not check:
+            save_record(fleet_root, result)
+    return result

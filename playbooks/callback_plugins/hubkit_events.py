@@ -1,0 +1,121 @@
+# hubkit's structured event stream: one JSON object per line, written to the
+# file descriptor named in HUBKIT_EVENTS_FD (or the file in HUBKIT_EVENTS_FILE).
+#
+# Only names and counts leave Ansible this way: never module arguments or
+# results, so no secret can reach hubkit through this channel.  Failure
+# messages are forwarded only for tasks without no_log, and cut short.
+from __future__ import annotations
+
+import json
+import os
+
+from ansible.plugins.callback import CallbackBase
+
+DOCUMENTATION = """
+    name: hubkit_events
+    type: notification
+    short_description: JSON-lines task events for hubkit configure
+    description:
+      - Writes one JSON object per play, task and host result to the file
+        descriptor in HUBKIT_EVENTS_FD (or the file in HUBKIT_EVENTS_FILE).
+      - Never writes module arguments or results; messages of failed tasks only
+        when the task is not no_log.
+"""
+
+MSG_LIMIT = 400
+
+
+def _attr(obj, *names):
+    for name in names:
+        value = getattr(obj, name, None)
+        if value is not None:
+            return value
+    return None
+
+
+class CallbackModule(CallbackBase):
+    CALLBACK_VERSION = 2.0
+    CALLBACK_TYPE = "notification"
+    CALLBACK_NAME = "hubkit_events"
+    CALLBACK_NEEDS_ENABLED = True
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._out = None
+        fd = os.environ.get("HUBKIT_EVENTS_FD")
+        path = os.environ.get("HUBKIT_EVENTS_FILE")
+        if fd and fd.isdigit():
+            self._out = os.fdopen(int(fd), "w", buffering=1, encoding="utf-8", closefd=False)
+        elif path:
+            self._out = open(path, "a", buffering=1, encoding="utf-8")  # noqa: SIM115
+
+    def _emit(self, event: str, **data) -> None:
+        if self._out is None:
+            return
+        data["event"] = event
+        try:
+            self._out.write(json.dumps(data, sort_keys=True) + "\n")
+        except OSError:
+            # The reader went away (hubkit interrupted): Ansible must still finish cleanly.
+            self._out = None
+
+    # -- plays and tasks ---------------------------------------------------
+    def v2_playbook_on_play_start(self, play):
+        self._emit("play_start", play=play.get_name().strip())
+
+    def v2_playbook_on_task_start(self, task, is_conditional):
+        self._emit("task_start", task=task.get_name().strip(), role=_role(task), handler=False)
+
+    def v2_playbook_on_handler_task_start(self, task):
+        self._emit("task_start", task=task.get_name().strip(), role=_role(task), handler=True)
+
+    # -- per-host results --------------------------------------------------
+    def _result(self, status: str, result, **extra) -> None:
+        host = _attr(result, "host", "_host")
+        task = _attr(result, "task", "_task")
+        res = _attr(result, "result", "_result") or {}
+        data = {
+            "host": host.get_name() if host is not None else "?",
+            "task": task.get_name().strip() if task is not None else "?",
+            "role": _role(task) if task is not None else None,
+            "changed": bool(res.get("changed", False)),
+            "status": status,
+        }
+        if status in ("failed", "unreachable"):
+            data["msg"] = _message(res)
+        data.update(extra)
+        self._emit("result", **data)
+
+    def v2_runner_on_ok(self, result, **kwargs):
+        self._result("ok", result)
+
+    def v2_runner_on_failed(self, result, ignore_errors=False, **kwargs):
+        self._result("ignored" if ignore_errors else "failed", result)
+
+    def v2_runner_on_skipped(self, result, **kwargs):
+        self._result("skipped", result)
+
+    def v2_runner_on_unreachable(self, result, **kwargs):
+        self._result("unreachable", result)
+
+    # -- the recap -----------------------------------------------------------
+    def v2_playbook_on_stats(self, stats):
+        hosts = {}
+        for name in sorted(stats.processed.keys()):
+            s = stats.summarize(name)
+            hosts[name] = {k: int(s.get(k, 0)) for k in
+                           ("ok", "changed", "failures", "unreachable", "skipped", "rescued", "ignored")}
+        self._emit("stats", hosts=hosts)
+
+
+def _role(task):
+    role = getattr(task, "_role", None)
+    return role.get_name() if role is not None else None
+
+
+def _message(res: dict) -> str:
+    # A no_log task's result is already censored by Ansible; say so plainly.
+    if res.get("_ansible_no_log") or "censored" in res:
+        return "(output hidden: no_log task)"
+    msg = res.get("msg") or res.get("stderr") or res.get("reason") or ""
+    return str(msg).strip()[:MSG_LIMIT]

@@ -1,0 +1,253 @@
+"""Traffic probes that run ON a lab host (sent as ``python3 -c``) or in a probe netns.
+
+Standard library only: the hosts have python3 but nothing else we can rely on.
+Every subcommand prints one JSON document on stdout.
+
+  reach TIMEOUT SPEC...       SPEC is tcp:ADDR:PORT, udp53:ADDR or icmp:ADDR; probed in
+                              parallel.  Result per spec: open | refused | timeout | error.
+                              ("refused" means a host answered: the path is open.)
+  spoof SRC DST PORT TEXT     one UDP datagram with a forged IPv4 source (raw socket).
+  listen PORT SECONDS         collect UDP payloads arriving on PORT for SECONDS.
+  dhcp IFACE TIMEOUT          DISCOVER/OFFER/REQUEST/ACK on IFACE (broadcast flag set,
+                              so no address is needed); prints the lease.
+"""
+
+import json
+import os
+import random
+import select
+import socket
+import struct
+import sys
+import threading
+import time
+
+
+def _csum(data: bytes) -> int:
+    if len(data) % 2:
+        data += b"\0"
+    s = sum(struct.unpack(f"!{len(data) // 2}H", data))
+    s = (s >> 16) + (s & 0xFFFF)
+    s += s >> 16
+    return ~s & 0xFFFF
+
+
+def _tcp(addr, port, timeout):
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.settimeout(timeout)
+    try:
+        s.connect((addr, int(port)))
+        return "open"
+    except ConnectionRefusedError:
+        return "refused"
+    except (socket.timeout, TimeoutError):
+        return "timeout"
+    except OSError as e:
+        # EHOSTUNREACH/ENETUNREACH come from an ICMP error or a missing route: nothing answered us.
+        return "timeout" if e.errno in (113, 101) else f"error:{e.strerror}"
+    finally:
+        s.close()
+
+
+def _icmp(addr, timeout):
+    s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
+    ident = random.randrange(1, 0xFFFF)
+    payload = b"hubkit-probe"
+    hdr = struct.pack("!BBHHH", 8, 0, 0, ident, 1)
+    pkt = struct.pack("!BBHHH", 8, 0, _csum(hdr + payload), ident, 1) + payload
+    try:
+        s.sendto(pkt, (addr, 0))
+        end = time.monotonic() + timeout
+        while True:
+            left = end - time.monotonic()
+            if left <= 0 or not select.select([s], [], [], left)[0]:
+                return "timeout"
+            data, src = s.recvfrom(2048)
+            ihl = (data[0] & 0x0F) * 4
+            typ, _, _, rid, _ = struct.unpack("!BBHHH", data[ihl:ihl + 8])
+            if typ == 0 and rid == ident and src[0] == addr:
+                return "open"
+    except OSError as e:
+        return f"error:{e.strerror}"
+    finally:
+        s.close()
+
+
+def _dns_query(name: str) -> bytes:
+    qid = random.randrange(0, 0xFFFF)
+    q = b"".join(bytes([len(p)]) + p.encode() for p in name.split(".")) + b"\0"
+    return struct.pack("!HHHHHH", qid, 0x0100, 1, 0, 0, 0) + q + struct.pack("!HH", 1, 1)
+
+
+def _udp53(addr, timeout):
+    """A DNS query: 'open' when anything answers (even NXDOMAIN)."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.settimeout(timeout)
+    try:
+        s.sendto(_dns_query("hubkit-probe.invalid"), (addr, 53))
+        s.recvfrom(2048)
+        return "open"
+    except (socket.timeout, TimeoutError):
+        return "timeout"
+    except ConnectionRefusedError:
+        return "refused"
+    except OSError as e:
+        return f"error:{e.strerror}"
+    finally:
+        s.close()
+
+
+def reach(timeout, *specs):
+    out = {}
+
+    def one(spec):
+        kind, _, rest = spec.partition(":")
+        if kind == "tcp":
+            addr, _, port = rest.rpartition(":")
+            out[spec] = _tcp(addr, port, timeout)
+        elif kind == "icmp":
+            out[spec] = _icmp(rest, timeout)
+        elif kind == "udp53":
+            out[spec] = _udp53(rest, timeout)
+        else:
+            out[spec] = "error:unknown probe"
+
+    threads = [threading.Thread(target=one, args=(s,)) for s in specs]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return out
+
+
+def spoof(src, dst, port, text):
+    """Send one UDP datagram from a forged source address."""
+    data = text.encode()
+    sport = random.randrange(40000, 60000)
+    udp_len = 8 + len(data)
+    pseudo = socket.inet_aton(src) + socket.inet_aton(dst) + struct.pack("!BBH", 0, 17, udp_len)
+    udp = struct.pack("!HHHH", sport, int(port), udp_len, 0) + data
+    udp = struct.pack("!HHHH", sport, int(port), udp_len, _csum(pseudo + udp) or 0xFFFF) + data
+    total = 20 + udp_len
+    ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, total, random.randrange(0, 0xFFFF), 0, 64, 17, 0,
+                     socket.inet_aton(src), socket.inet_aton(dst))
+    ip = ip[:10] + struct.pack("!H", _csum(ip)) + ip[12:]
+    s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW)
+    try:
+        s.sendto(ip + udp, (dst, 0))
+    finally:
+        s.close()
+    return {"sent": True, "src": src, "dst": dst, "port": int(port)}
+
+
+def listen(port, seconds):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(("0.0.0.0", int(port)))
+    print(json.dumps({"listening": int(port)}), flush=True)
+    got = []
+    end = time.monotonic() + float(seconds)
+    while True:
+        left = end - time.monotonic()
+        if left <= 0 or not select.select([s], [], [], left)[0]:
+            break
+        data, src = s.recvfrom(2048)
+        got.append({"from": src[0], "text": data.decode(errors="replace")})
+    s.close()
+    return {"received": got}
+
+
+def _dhcp_packet(mac: bytes, xid: int, kind: int, extra: bytes = b"") -> bytes:
+    pkt = struct.pack("!BBBBIHH4s4s4s4s16s64s128s", 1, 1, 6, 0, xid, 0, 0x8000,
+                      b"\0" * 4, b"\0" * 4, b"\0" * 4, b"\0" * 4, mac.ljust(16, b"\0"), b"", b"")
+    opts = b"\x63\x82\x53\x63" + bytes([53, 1, kind]) + extra
+    opts += bytes([55, 4, 1, 3, 6, 51]) + b"\xff"
+    return pkt + opts
+
+
+def _dhcp_parse(data: bytes):
+    if len(data) < 240 or data[236:240] != b"\x63\x82\x53\x63":
+        return None
+    xid = struct.unpack("!I", data[4:8])[0]
+    yiaddr = socket.inet_ntoa(data[16:20])
+    opts, i = {}, 240
+    while i < len(data) and data[i] != 255:
+        if data[i] == 0:
+            i += 1
+            continue
+        code, ln = data[i], data[i + 1]
+        opts[code] = data[i + 2:i + 2 + ln]
+        i += 2 + ln
+    return xid, yiaddr, opts
+
+
+def dhcp(iface, timeout):
+    timeout = float(timeout)
+    mac = bytes.fromhex(open(f"/sys/class/net/{iface}/address").read().strip().replace(":", ""))
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_BROADCAST, 1)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, iface.encode())
+    s.bind(("0.0.0.0", 68))
+    xid = random.randrange(1, 0xFFFFFFFF)
+    end = time.monotonic() + timeout
+
+    def exchange(kind, extra, want):
+        s.sendto(_dhcp_packet(mac, xid, kind, extra), ("255.255.255.255", 67))
+        while True:
+            left = end - time.monotonic()
+            if left <= 0 or not select.select([s], [], [], min(left, 1.0))[0]:
+                if left <= 0:
+                    return None
+                s.sendto(_dhcp_packet(mac, xid, kind, extra), ("255.255.255.255", 67))
+                continue
+            got = _dhcp_parse(s.recvfrom(2048)[0])
+            if got and got[0] == xid and got[2].get(53) == bytes([want]):
+                return got
+
+    offer = exchange(1, b"", 2)
+    if offer is None:
+        return {"ok": False, "stage": "offer"}
+    _, yiaddr, opts = offer
+    server = opts.get(54, b"\0\0\0\0")
+    req = bytes([50, 4]) + socket.inet_aton(yiaddr) + bytes([54, 4]) + server
+    ack = exchange(3, req, 5)
+    if ack is None:
+        return {"ok": False, "stage": "ack", "offered": yiaddr}
+    _, yiaddr, opts = ack
+
+    def ips(code):
+        raw = opts.get(code, b"")
+        return [socket.inet_ntoa(raw[i:i + 4]) for i in range(0, len(raw) - 3, 4)]
+
+    mask = opts.get(1)
+    # Release it again: the probe must leave no lease behind.
+    rel = bytearray(_dhcp_packet(mac, xid, 7, bytes([54, 4]) + server))
+    rel[12:16] = socket.inet_aton(yiaddr)
+    try:
+        s.sendto(bytes(rel), (socket.inet_ntoa(server), 67))
+    except OSError:
+        pass
+    s.close()
+    return {"ok": True, "address": yiaddr, "netmask": socket.inet_ntoa(mask) if mask else None,
+            "router": ips(3), "dns": ips(6), "server": socket.inet_ntoa(server)}
+
+
+def main(argv):
+    cmd, args = argv[0], argv[1:]
+    if cmd == "reach":
+        res = reach(float(args[0]), *args[1:])
+    elif cmd == "spoof":
+        res = spoof(*args)
+    elif cmd == "listen":
+        res = listen(*args)
+    elif cmd == "dhcp":
+        res = dhcp(*args)
+    else:
+        raise SystemExit(f"unknown probe {cmd}")
+    print(json.dumps(res, sort_keys=True), flush=True)
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("PYTHONDONTWRITEBYTECODE", "1")
+    main(sys.argv[1:])

@@ -1,0 +1,221 @@
+"""common: the baseline every hub host must show (hostname, SSH, accounts, time, updates, logs, sockets).
+
+Expected values come from the hub model (``hubkit.topology``) and the rendered
+tree, never from what Ansible reported.  Run through `hubkit verify`.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+
+import pytest
+
+from hubkit.verify_plugin import expect, expect_equal
+
+# Listening sockets each role may have: (proto, port, process, scope).
+# scope: "any" (all addresses), "loopback", "mgmt" (the host's mgmt address),
+# "segments" (the router's segment addresses), "host" (the host's own address).
+LISTENERS = {
+    "common": [("tcp", 22, "sshd", "ssh"), ("udp", 323, "chronyd", "loopback")],
+    "router": [("udp", 123, "chronyd", "any"), ("udp", 53, "dnsmasq", "segments"),
+               ("tcp", 53, "dnsmasq", "segments"), ("udp", 67, "dnsmasq", "any"),
+               ("udp", None, "wireguard-go", "any")],
+    "switch": [],
+    "workstation": [("udp", 68, "systemd-network", "host")],
+}
+
+
+@pytest.fixture(scope="module")
+def sshd_t(host):
+    """Effective sshd settings (`sshd -T`), key -> list of values."""
+    out = host.check_output("sshd -T")
+    cfg: dict[str, list[str]] = {}
+    for line in out.splitlines():
+        key, _, value = line.partition(" ")
+        cfg.setdefault(key.lower(), []).append(value.strip())
+    return cfg
+
+
+@pytest.mark.bsi("OPS.1.1.5.A5")
+def test_hostname(host, plan):
+    # Central logs are keyed by the sender's hostname: a wrong one hides the source.
+    found = host.check_output("hostname")
+    expect_equal(found, plan.name, "hostname")
+    etc = host.file("/etc/hostname").content_string.strip()
+    expect_equal(etc, plan.name, "/etc/hostname")
+
+
+@pytest.mark.bsi("SYS.1.3.A8", "NET.3.2.A6")
+def test_sshd_no_password_auth(sshd_t):
+    for key in ("passwordauthentication", "kbdinteractiveauthentication", "permitemptypasswords"):
+        found = sshd_t.get(key, ["(unset)"])[0]
+        expect(found == "no", f"sshd {key} no", f"{key} {found}")
+
+
+@pytest.mark.bsi("SYS.1.3.A8", "NET.3.2.A6")
+def test_sshd_no_root_login(sshd_t):
+    found = sshd_t.get("permitrootlogin", ["(unset)"])[0]
+    expect(found == "no", "sshd permitrootlogin no", f"permitrootlogin {found}")
+
+
+@pytest.mark.bsi("SYS.1.3.A8", "NET.1.1.A21", "NET.1.1.A23")
+def test_sshd_mgmt_only(sshd_t, plan, topo, hub):
+    """Logins only for the admin from the mgmt segment; router/switch listen on mgmt only."""
+    mgmt = topo.segments["mgmt"].prefix
+    allow = sshd_t.get("allowusers", [])
+    want = f"{hub.admin.username}@{mgmt}"
+    expect(allow == [want], f"AllowUsers {want}", f"AllowUsers {' '.join(allow) or '(any user, any source)'}")
+    if plan.role in ("router", "switch"):
+        listen = sorted(sshd_t.get("listenaddress", []))
+        expect(listen == [f"{plan.address.ip}:22"], f"ListenAddress {plan.address.ip}:22 only",
+               f"ListenAddress {', '.join(listen)}")
+
+
+@pytest.mark.bsi("ORP.4.A1", "ORP.4.A9", "ORP.4.A23")
+def test_admin_account(host, hub):
+    admin = hub.admin.username
+    user = host.user(admin)
+    expect(user.exists, f"admin account {admin}", "no such user")
+    sudo = host.run("sudo -n -l -U %s", admin).stdout
+    expect("(ALL" in sudo and "ALL" in sudo.split("may run the following")[-1],
+           f"{admin} may run all commands with sudo", "no sudo rule for it")
+    keys = host.file(f"{user.home}/.ssh/authorized_keys")
+    expect(keys.exists and keys.size > 0, f"{user.home}/.ssh/authorized_keys with a key", "no key file")
+
+
+# Lists every account other than root that sudo lets run something.
+SUDOERS_SCAN = r"""
+getent passwd | while IFS=: read -r name _ uid _; do
+  [ "$name" = root ] && continue
+  if sudo -n -l -U "$name" 2>/dev/null | grep -q 'may run the following'; then echo "sudo:$name"; fi
+done
+echo "group:$(getent group sudo | cut -d: -f4)"
+echo "group:$(getent group admin | cut -d: -f4)"
+"""
+
+
+@pytest.mark.bsi("ORP.4.A1", "ORP.4.A9", "ORP.4.A23")
+def test_only_admin_has_sudo(host, hub):
+    """Staff (and anyone else) have no sudo: only the hub admin account does."""
+    out = host.check_output("sh -c %s", SUDOERS_SCAN)
+    admin = hub.admin.username
+    sudoers = sorted({line[5:] for line in out.splitlines() if line.startswith("sudo:")} - {admin})
+    members = sorted({m for line in out.splitlines() if line.startswith("group:")
+                      for m in line[6:].split(",") if m} - {admin})
+    staff = {s.username for s in hub.staff}
+    found = [f"{u} (staff)" if u in staff else u for u in sorted(set(sudoers) | set(members))]
+    expect(not found, f"sudo for {admin} only", f"sudo also for {', '.join(found)}")
+
+
+def _ntp_servers(conf: str) -> tuple[list[str], bool]:
+    servers, pool = [], False
+    for line in conf.splitlines():
+        words = line.split()
+        if words and words[0] == "server":
+            servers.append(words[1])
+        elif words and words[0] == "pool":
+            pool = True
+    return servers, pool
+
+
+@pytest.mark.bsi("OPS.1.1.5.A4")
+def test_chrony_synced(host, plan, hk):
+    conf = hk.rendered(plan.name, "/etc/chrony/chrony.conf")
+    expect(conf is not None, "a rendered /etc/chrony/chrony.conf", "none in the build tree")
+    servers, pool = _ntp_servers(conf)
+    if not servers:
+        if hk.lab and pool:
+            pytest.skip("time comes from a public pool (isolated segment); the lab has no route to it")
+        expect(False, "an NTP server in the rendered chrony.conf", "none")
+    expect(host.service("chrony").is_running, "chrony running", "chrony not running")
+    selected = _selected_source(host)
+    if selected not in servers:
+        # Right after a converge chrony may still be polling: ask for a burst and wait briefly.
+        host.run("chronyc burst 4/4 >/dev/null 2>&1; chronyc waitsync 8 0 0 1 >/dev/null 2>&1")
+        selected = _selected_source(host)
+    expect(selected in servers, f"chrony synchronised to {' or '.join(servers)}",
+           f"selected source {selected or 'none'}")
+
+
+def _selected_source(host) -> str | None:
+    for line in host.run("chronyc -n sources").stdout.splitlines():
+        if line.startswith("^*"):
+            return line.split()[1]
+    return None
+
+
+@pytest.mark.bsi("SYS.2.1.A3", "OPS.1.1.3.A15")
+def test_unattended_upgrades_enabled(host, hub, hk):
+    policy = hub.services.update_policy
+    pkg = host.package("unattended-upgrades")
+    expect(pkg.is_installed, "package unattended-upgrades installed", "not installed")
+    periodic = host.check_output("apt-config shell V APT::Periodic::Unattended-Upgrade")
+    value = re.sub(r"^V='?(.*?)'?$", r"\1", periodic.strip()) or "(unset)"
+    want = "0" if policy == "none" else "1"
+    expect_equal(value, want, f"APT::Periodic::Unattended-Upgrade (policy {policy})")
+    if policy != "none":
+        expect(host.service("unattended-upgrades").is_enabled, "unattended-upgrades.service enabled",
+               "disabled")
+        if not hk.lab:
+            # The lab is offline and keeps apt's timers off on purpose.
+            expect(host.service("apt-daily-upgrade.timer").is_enabled, "apt-daily-upgrade.timer enabled",
+                   "disabled")
+
+
+@pytest.mark.bsi("OPS.1.1.5.A5")
+def test_log_forwarding(host, hub):
+    sink = hub.services.central.syslog
+    if sink is None:
+        pytest.skip("the hub model names no central log sink")
+    expect(host.service("rsyslog").is_running, "rsyslog running", "rsyslog not running")
+    conf = host.run("cat /etc/rsyslog.conf /etc/rsyslog.d/*.conf 2>/dev/null").stdout
+    targets = re.findall(r'target="([^"]+)"', conf) + re.findall(r"^\s*\*\.\*\s+@@?([\d.]+)", conf, re.M)
+    expect(str(sink) in targets, f"forwarding of all logs to {sink}",
+           f"forwarding to {', '.join(targets) or 'nowhere'}")
+    check = host.run("rsyslogd -N1")
+    expect(check.rc == 0, "a valid rsyslog configuration", check.stderr.strip().splitlines()[-1:] or check.rc)
+
+
+def _listeners(host):
+    out = host.check_output("ss -H -tulnp")
+    found = []
+    for line in out.splitlines():
+        parts = line.split()
+        if len(parts) < 5:
+            continue
+        proto, local = parts[0], parts[4]
+        addr, _, port = local.rpartition(":")
+        addr = addr.strip("[]").split("%")[0]
+        procs = re.findall(r'\("([^"]+)"', line)
+        found.append((proto, addr, int(port) if port.isdigit() else None, procs[0] if procs else "?"))
+    return found
+
+
+def _scope_ok(scope, addr, plan, topo):
+    if addr in ("0.0.0.0", "*", "::"):
+        return scope == "any" or (scope == "ssh" and plan.role not in ("router", "switch"))
+    ip = ipaddress.ip_address(addr)
+    if scope == "loopback":
+        return ip.is_loopback
+    if scope == "ssh":
+        return plan.role in ("router", "switch") and str(plan.address.ip) == addr or \
+            plan.role not in ("router", "switch")
+    if scope == "segments":
+        return addr in {str(s.router_address.ip) for s in topo.segments.values()} or ip.is_loopback
+    if scope in ("host", "any"):
+        return True
+    return False
+
+
+@pytest.mark.bsi("NET.3.2.A4")
+def test_only_expected_listeners(host, plan, topo):
+    allowed = LISTENERS["common"] + LISTENERS.get(plan.role, [])
+    extra = []
+    for proto, addr, port, proc in _listeners(host):
+        ok = any(p == proto and (want_port in (None, port)) and name == proc and _scope_ok(scope, addr, plan, topo)
+                 for p, want_port, name, scope in allowed)
+        if not ok:
+            extra.append(f"{proc} {proto} {addr}:{port}")
+    expect(not extra, "only " + ", ".join(sorted({f"{n} {p}/{pt or '*'}" for p, pt, n, _ in allowed})),
+           "also " + ", ".join(sorted(set(extra))))

@@ -1,0 +1,204 @@
+"""router: forwarding, the firewall as rendered, default deny, DHCP/DNS per segment, the tunnel.
+
+The loaded nftables ruleset is compared with the rendered one semantically:
+the rendered file is loaded into a scratch network namespace on the
+controller, both rulesets are listed as JSON (`nft -j`), normalised (handles,
+counters and metadata dropped) and compared.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from hubkit.verify_plugin import context, expect, expect_equal
+
+RULESET = "/etc/nftables.conf"
+HANDSHAKE_MAX_AGE = 180  # s: WireGuard re-handshakes every 2 min while traffic (keepalive) flows
+
+
+def normalise(doc: dict) -> list:
+    """Drop what changes at run time (handles, counter values, metainfo)."""
+    def strip(o):
+        if isinstance(o, dict):
+            out = {}
+            for k, v in o.items():
+                if k == "handle":
+                    continue
+                out[k] = {} if k == "counter" else strip(v)
+            return out
+        if isinstance(o, list):
+            return [strip(x) for x in o]
+        return o
+    return [strip(o) for o in doc.get("nftables", []) if "metainfo" not in o]
+
+
+def _scratch(path: Path) -> tuple[list, list[str]]:
+    """(normalised JSON, text lines) of the rendered ruleset, loaded in a throwaway netns."""
+    unshare = ["unshare", "--net"] if os.geteuid() == 0 else ["unshare", "-r", "--net"]
+    script = 'nft -f "$1" && nft -j list ruleset && echo "=====" && nft -s list ruleset'
+    r = subprocess.run([*unshare, "sh", "-c", script, "_", str(path)], capture_output=True, text=True)
+    if r.returncode != 0:
+        pytest.fail(f"expected the rendered ruleset {path} to load, found: {r.stderr.strip()}", pytrace=False)
+    js, _, text = r.stdout.partition("=====")
+    return normalise(json.loads(js)), _lines(text)
+
+
+def _lines(text: str) -> list[str]:
+    return [" ".join(line.split()) for line in text.splitlines() if line.strip()]
+
+
+@pytest.fixture(scope="module")
+def live_ruleset(host):
+    js = host.check_output("nft -j list ruleset")
+    text = host.check_output("nft -s list ruleset")
+    return normalise(json.loads(js)), _lines(text), json.loads(js)
+
+
+@pytest.mark.bsi("NET.3.2.A2")
+def test_ip_forwarding(host):
+    # Routing between segments is what the forward chain then filters.
+    found = host.check_output("sysctl -n net.ipv4.ip_forward")
+    expect_equal(found, "1", "net.ipv4.ip_forward")
+
+
+@pytest.mark.bsi("NET.3.2.A2", "NET.3.2.A3")
+def test_ruleset_matches_rendered(live_ruleset, hk, plan):
+    path = hk.build_dir / "hosts" / plan.name / RULESET.lstrip("/")
+    expect(path.is_file(), f"a rendered {RULESET}", f"no {path}")
+    want_js, want_text = _scratch(path)
+    got_js, got_text, _ = live_ruleset
+    if got_js == want_js:
+        return
+    missing = [line for line in want_text if line not in got_text]
+    extra = [line for line in got_text if line not in want_text]
+    detail = []
+    if missing:
+        detail.append(f"{len(missing)} rendered line(s) missing: " + "; ".join(missing[:8]))
+    if extra:
+        detail.append(f"{len(extra)} extra line(s): " + "; ".join(extra[:8]))
+    expect(False, f"the loaded ruleset equal to the rendered {RULESET}",
+           " | ".join(detail) or "the same lines in another order")
+
+
+def _base_chains(raw: dict) -> dict[tuple[str, str], dict]:
+    chains = {}
+    for o in raw.get("nftables", []):
+        c = o.get("chain")
+        if c and c.get("hook"):
+            chains[(c["family"], c["hook"])] = c
+    return chains
+
+
+@pytest.mark.bsi("NET.3.2.A2")
+def test_default_deny(live_ruleset):
+    chains = _base_chains(live_ruleset[2])
+    for hook in ("input", "forward"):
+        c = chains.get(("inet", hook))
+        expect(c is not None, f"an inet filter chain on hook {hook}", "none")
+        expect(c.get("policy") == "drop", f"policy drop on the {hook} chain {c['name']}",
+               f"policy {c.get('policy')}")
+
+
+@pytest.mark.bsi("NET.3.2.A3")
+def test_stateful_rules(live_ruleset):
+    """input and forward accept established/related traffic and drop invalid state first."""
+    raw = live_ruleset[2]
+    chains = {(c["family"], c["table"], c["name"]): c for o in raw.get("nftables", []) if (c := o.get("chain"))}
+    for key, c in sorted(chains.items()):
+        if c.get("hook") not in ("input", "forward"):
+            continue
+        rules = [o["rule"] for o in raw["nftables"] if "rule" in o
+                 and (o["rule"]["family"], o["rule"]["table"], o["rule"]["chain"]) == key]
+        states = [json.dumps(r["expr"]) for r in rules]
+        est = [i for i, s in enumerate(states) if '"established"' in s and '"accept"' in s]
+        inv = [i for i, s in enumerate(states) if '"invalid"' in s and '"drop"' in s]
+        expect(bool(est), f"ct state established,related accept in chain {c['name']}", "no such rule")
+        expect(bool(inv) and inv[0] < est[0], f"ct state invalid drop before it in chain {c['name']}",
+               "no invalid-state drop ahead of it")
+
+
+def _dnsmasq_conf(host) -> str:
+    return host.run("cat /etc/dnsmasq.conf /etc/dnsmasq.d/*.conf 2>/dev/null").stdout
+
+
+@pytest.mark.bsi("NET.3.2.A4")
+def test_dnsmasq_running(host, hk, plan):
+    expect(host.service("dnsmasq").is_running, "dnsmasq running", "dnsmasq not running")
+    r = host.run("dnsmasq --test")
+    expect(r.rc == 0, "a valid dnsmasq configuration", (r.stderr or r.stdout).strip())
+
+
+def pytest_generate_tests(metafunc):
+    if "segment" in metafunc.fixturenames:
+        metafunc.parametrize("segment", sorted(context(metafunc.config).topo.segments))
+
+
+@pytest.mark.bsi("NET.3.2.A4")
+def test_dnsmasq_serves_segment(host, topo, hub, segment):
+    """DNS answers on the segment's router address; DHCP hands out the model's range there."""
+    seg = topo.segments[segment]
+    zone = hub.services.dns_zone
+    name = f"{topo.router.name}.{zone}"
+    ans = host.run("dig +short +time=1 +tries=2 @%s %s A", str(seg.router_address.ip), name).stdout.split()
+    expect(str(topo.router.address.ip) in ans, f"DNS on {seg.router_address.ip} answering {name} with "
+           f"{topo.router.address.ip}", f"answer {ans or 'none'}")
+    if not seg.dhcp:
+        return
+    start, end = (str(a) for a in seg.dhcp_range)
+    conf = _dnsmasq_conf(host)
+    ranges = [line.split("=", 1)[1] for line in conf.splitlines() if line.startswith("dhcp-range=")]
+    mine = [r for r in ranges if r.split(",")[0] in (f"set:{segment}", f"tag:{segment}")]
+    expect(any(f",{start},{end}," in f",{r}," for r in mine), f"dhcp-range {start}-{end} for {segment}",
+           "; ".join(mine) or "no range for it")
+
+
+@pytest.mark.bsi("NET.3.2.A4")
+def test_dnsmasq_not_on_uplink(host, topo):
+    """dnsmasq listens on segment addresses only: never on the WAN or the tunnel."""
+    ss = host.check_output("ss -H -tulnp")
+    allowed = {str(s.router_address.ip) for s in topo.segments.values()} | {"127.0.0.1", "0.0.0.0", "*"}
+    bad = []
+    for line in ss.splitlines():
+        if '"dnsmasq"' not in line:
+            continue
+        local = line.split()[4]
+        addr, _, port = local.rpartition(":")
+        addr = addr.strip("[]").split("%")[0]
+        if addr not in allowed or (addr in ("0.0.0.0", "*") and port != "67"):
+            bad.append(local)
+    expect(not bad, "dnsmasq on segment addresses only (DHCP on *:67)", "also " + ", ".join(bad))
+
+
+def _peer_key(hk, hub) -> str:
+    if hk.lab:
+        f = Path(hk.lab["dir"]) / "inventory" / "group_vars" / "all.yml"
+        if f.is_file():
+            key = (yaml.safe_load(f.read_text()) or {}).get("hubkit_vpn_peer_public_key")
+            if key:
+                return key
+    return hub.vpn.concentrator.public_key
+
+
+@pytest.mark.bsi("NET.3.3.A11", "NET.1.1.A7")
+def test_wireguard_handshake_recent(host, hk, hub, topo):
+    want = _peer_key(hk, hub)
+    r = host.run("wg show wg0 latest-handshakes && date +%s")
+    expect(r.rc == 0, "interface wg0 up", (r.stderr or "no wg0").strip())
+    lines = r.stdout.split("\n")
+    now = int(lines[-2].strip() if lines[-1] == "" else lines[-1].strip())
+    peers = dict(line.split("\t") for line in lines if "\t" in line)
+    expect(list(peers) == [want], f"one peer, the concentrator {want[:8]}...",
+           f"peers {', '.join(k[:8] + '...' for k in peers) or 'none'}")
+    age = now - int(peers[want])
+    expect(int(peers[want]) > 0 and age <= HANDSHAKE_MAX_AGE,
+           f"a handshake in the last {HANDSHAKE_MAX_AGE}s",
+           "no handshake ever" if int(peers[want]) == 0 else f"the last {age}s ago")
+    addr = host.check_output("ip -j -4 addr show dev wg0")
+    local = [f"{a['local']}/{a['prefixlen']}" for i in json.loads(addr) for a in i.get("addr_info", [])]
+    expect(str(hub.vpn.tunnel_address) in local, f"wg0 address {hub.vpn.tunnel_address}", ", ".join(local))
