@@ -1,0 +1,257 @@
+"""pytest plugin shared by the role suites and the hub probes.
+
+Loaded with ``-p hubkit.verify_plugin``.  It gives the suites what they
+compare the hosts against (the hub model, ``hubkit.topology`` and the
+rendered tree), registers the ``bsi`` marker, and reports each check's
+outcome as JSON for ``hubkit.verify`` (never parsed from screen text).
+
+Options:
+  --hubkit-context FILE   JSON written by hubkit.verify (fleet, hub, build dir,
+                          ssh settings, lab facts).
+  --hubkit-report FILE    where to write the JSON list of check outcomes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shlex
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+
+import pytest
+
+HUB_HOST = "hub"
+
+
+def pytest_addoption(parser):
+    group = parser.getgroup("hubkit")
+    group.addoption("--hubkit-context", dest="hubkit_context", default=None,
+                    help="JSON context written by `hubkit verify`.")
+    group.addoption("--hubkit-report", dest="hubkit_report", default=None,
+                    help="Write the checks' outcomes as JSON to this file.")
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "bsi(*ids): IT-Grundschutz requirement ids a check evidences")
+    if config.getoption("hubkit_report"):
+        config.pluginmanager.register(_Reporter(config.getoption("hubkit_report")), "hubkit-report")
+
+
+# -- assertions with clean messages ------------------------------------------
+
+def expect(ok: bool, expected, found) -> None:
+    """Fail the check with one line 'expected X, found Y' (no traceback)."""
+    __tracebackhide__ = True
+    if not ok:
+        pytest.fail(f"expected {expected}, found {found}", pytrace=False)
+
+
+def expect_equal(found, expected, what: str = "") -> None:
+    __tracebackhide__ = True
+    prefix = f"{what}: " if what else ""
+    if found != expected:
+        pytest.fail(f"{prefix}expected {expected!r}, found {found!r}", pytrace=False)
+
+
+# -- context -------------------------------------------------------------------
+
+@dataclass
+class VerifyContext:
+    """What the suites compare against, and how to reach every hub host."""
+
+    raw: dict
+
+    @property
+    def hub_id(self) -> str:
+        return self.raw["hub_id"]
+
+    @property
+    def lab(self) -> dict | None:
+        return self.raw.get("lab")
+
+    @property
+    def build_dir(self) -> Path:
+        return Path(self.raw["build_dir"])
+
+    @cached_property
+    def hub(self):
+        from hubkit.fleet.repo import load_fleet
+        rec = load_fleet(self.raw["fleet_root"]).hub(self.hub_id)
+        if rec.model is None:
+            pytest.exit(f"hub {self.hub_id} does not validate; run `hubkit validate {self.hub_id}`", 3)
+        return rec.model
+
+    @cached_property
+    def topo(self):
+        from hubkit.topology import build
+        return build(self.hub)
+
+    def plan(self, name: str):
+        for h in self.topo.hosts():
+            if h.name == name:
+                return h
+        raise KeyError(f"{name} is not a host of hub {self.hub_id}")
+
+    def host(self, name: str):
+        """A testinfra host for hub host ``name`` (cached: one connection per host)."""
+        import testinfra
+        ssh = self.raw.get("ssh") or {}
+        if ssh.get("backend") == "local":
+            return testinfra.get_host("local://")
+        return testinfra.get_host(f"ssh://{name}", ssh_config=ssh.get("config"),
+                                  ssh_extra_args=ssh.get("extra_args"),
+                                  sudo=bool(ssh.get("sudo")))
+
+    def rendered(self, host: str, path: str) -> str | None:
+        """Text of the rendered file ``path`` (absolute on the host), or None."""
+        p = self.build_dir / "hosts" / host / path.lstrip("/")
+        return p.read_text() if p.is_file() else None
+
+    def rendered_files(self, host: str) -> list[str]:
+        base = self.build_dir / "hosts" / host
+        if not base.is_dir():
+            return []
+        return sorted("/" + str(p.relative_to(base)) for p in base.rglob("*") if p.is_file())
+
+
+def context(config) -> VerifyContext:
+    """The run's context (cached on the pytest config; usable in pytest_generate_tests)."""
+    ctx = getattr(config, "_hubkit_context", None)
+    if ctx is None:
+        path = config.getoption("hubkit_context") or os.environ.get("HUBKIT_VERIFY_CONTEXT")
+        if not path:
+            raise pytest.UsageError("the hubkit suites need --hubkit-context FILE "
+                                    "(run them with `hubkit verify`)")
+        ctx = VerifyContext(json.loads(Path(path).read_text()))
+        config._hubkit_context = ctx
+    return ctx
+
+
+@pytest.fixture(scope="session")
+def hk(pytestconfig) -> VerifyContext:
+    return context(pytestconfig)
+
+
+@pytest.fixture(scope="session")
+def hub(hk):
+    return hk.hub
+
+
+@pytest.fixture(scope="session")
+def topo(hk):
+    return hk.topo
+
+
+@pytest.fixture(scope="module")
+def plan(host, hk):
+    """The ``hubkit.topology`` plan of the host under test."""
+    return hk.plan(_host_name(host))
+
+
+def _host_name(host) -> str:
+    return getattr(host.backend, "hostname", None) or host.backend.get_hostname()
+
+
+# -- reporting -------------------------------------------------------------------
+
+def bsi_of(item) -> tuple[str, ...]:
+    refs = set()
+    for m in item.iter_markers("bsi"):
+        refs.update(str(a) for a in m.args)
+    return tuple(sorted(refs))
+
+
+def _check_id(item) -> tuple[str, str]:
+    """(host, id): id is '<suite>::<test>[params]' without the testinfra host part."""
+    suite = Path(str(item.fspath)).stem.removeprefix("test_")
+    host = HUB_HOST
+    params = ""
+    cs = getattr(item, "callspec", None)
+    if cs is not None:
+        th = cs.params.get("_testinfra_host")
+        rest = cs.id
+        if th is not None:
+            host = _host_name(th)
+            rest = rest.replace(th.backend.get_pytest_id(), "")
+        params = "-".join(p for p in rest.split("-") if p)
+    name = item.originalname + (f"[{params}]" if params else "")
+    return host, f"{suite}::{name}"
+
+
+class _Reporter:
+    def __init__(self, path: str):
+        self.path = path
+        self.results: dict[str, dict] = {}
+
+    def pytest_collectreport(self, report):
+        if report.failed:
+            self.results[report.nodeid] = {
+                "id": f"collect::{report.nodeid}", "host": HUB_HOST, "status": "error",
+                "bsi": [], "message": _short(str(report.longrepr))}
+
+    def pytest_collection_modifyitems(self, items):
+        for item in items:
+            if not bsi_of(item):
+                item.add_marker(pytest.mark.usefixtures("_hubkit_bsi_missing"))
+
+    def pytest_runtest_logreport(self, report):
+        r = self.results.get(report.nodeid)
+        if r is None:
+            return
+        if report.when == "call" or report.failed or report.skipped:
+            status = r["status"]
+            if report.skipped:
+                status = "skipped"
+                msg = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+                r["message"] = _short(msg.removeprefix("Skipped: "))
+            elif report.failed:
+                status = "failed" if report.when == "call" else "error"
+                r["message"] = _message(report)
+            elif status == "pending":
+                status = "passed"
+            r["status"] = status if r["status"] in ("pending", "passed") else r["status"]
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_protocol(self, item, nextitem):
+        host, cid = _check_id(item)
+        self.results[item.nodeid] = {"id": cid, "host": host, "status": "pending",
+                                     "bsi": list(bsi_of(item)), "message": ""}
+        yield
+
+    def pytest_sessionfinish(self, session):
+        out = [dict(r, status=("error" if r["status"] == "pending" else r["status"]))
+               for r in self.results.values()]
+        tmp = f"{self.path}.tmp"
+        with open(tmp, "w") as f:
+            json.dump(sorted(out, key=lambda r: (r["host"], r["id"])), f, indent=1, sort_keys=True)
+        os.replace(tmp, self.path)
+
+
+@pytest.fixture
+def _hubkit_bsi_missing(request):
+    pytest.fail("check has no @pytest.mark.bsi(...) tag; every check must name the "
+                "IT-Grundschutz requirement it evidences", pytrace=False)
+
+
+def _message(report) -> str:
+    lr = report.longrepr
+    crash = getattr(lr, "reprcrash", None)
+    text = crash.message if crash is not None else str(lr)
+    # testinfra raises RuntimeError(CommandResult) when ssh itself fails (rc 255).
+    m = re.search(r"exit_status=255.*?_stderr=b?'(.*?)'", text, re.S)
+    if m:
+        return _short("cannot reach the host over ssh: " + m.group(1).replace("\\r\\n", " ").strip())
+    return _short(text)
+
+
+def _short(text: str, limit: int = 2000) -> str:
+    text = text.strip()
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def sh(*words) -> str:
+    """Quote words for a remote shell command."""
+    return " ".join(shlex.quote(str(w)) for w in words)

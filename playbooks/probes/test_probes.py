@@ -1,0 +1,342 @@
+"""Hub-wide probes: real traffic between the hub's hosts, sent from inside them.
+
+Every "cannot reach" probe has a positive control from the same host in the
+same batch (e.g. the guest host's DNS query to its own router address must
+answer), so a broken host cannot pass for a good firewall.  A TCP "refused"
+counts as reachable: something answered.
+
+The probes of all sources run in one parallel batch per source host, so the
+1-second timeouts of blocked probes overlap.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from hubkit.verify_plugin import expect
+
+NETPROBE = Path(__file__).with_name("netprobe.py")
+TIMEOUT = 1.0
+PROBE_PORT_PREFIX = "hkprb"  # switch-side names of the DHCP probe's veths (see the switch suite)
+
+
+def run_probe(host, *args, timeout: float | None = None) -> dict:
+    """Run netprobe.py on ``host`` (sent inline: nothing is installed on the host)."""
+    cmd = "python3 -c %s " + " ".join(["%s"] * len(args))
+    r = host.run(cmd, NETPROBE.read_text(), *[str(a) for a in args])
+    lines = r.stdout.strip().splitlines()
+    if r.rc != 0 or not lines:
+        pytest.fail(f"expected the probe {args[0]} to run on {host.backend.hostname}, found rc {r.rc}: "
+                    f"{r.stderr.strip()[-300:]}", pytrace=False)
+    return json.loads(lines[-1])
+
+
+# -- who probes what ---------------------------------------------------------------
+
+def _first(topo, pred):
+    return next((w for w in topo.workstations if pred(w)), None)
+
+
+def guest_host(topo):
+    return _first(topo, lambda w: topo.segments[w.segment].isolated)
+
+
+def staff_host(topo):
+    return _first(topo, lambda w: topo.segments[w.segment].vpn_access)
+
+
+def segment_targets(topo, segment: str) -> list[str]:
+    """Addresses that live in ``segment``: the router's, hosts', the switch's and the mgmt laptop's."""
+    seg = topo.segments[segment]
+    addrs = [seg.router_address.ip]
+    addrs += [w.address.ip for w in topo.workstations if w.segment == segment]
+    if segment == "mgmt":
+        addrs += [topo.switch.address.ip, topo.mgmt_host.address.ip]
+    return [str(a) for a in dict.fromkeys(addrs)]
+
+
+def plans(hub, topo) -> dict[str, dict[str, list[str]]]:
+    """source host -> {group: [probe specs]}; group 'control' must answer, every other must not."""
+    out: dict[str, dict[str, list[str]]] = {}
+    core_dns = [str(a) for a in hub.services.central.dns]
+    g = guest_host(topo)
+    if g is not None:
+        gseg = topo.segments[g.segment]
+        groups = {"control": [f"udp53:{gseg.router_address.ip}"]}
+        for name, seg in sorted(topo.segments.items()):
+            if seg.isolated:
+                continue
+            groups[name] = [s for a in segment_targets(topo, name) for s in (f"tcp:{a}:22", f"icmp:{a}")]
+        groups["core"] = [s for a in core_dns for s in (f"tcp:{a}:53", f"icmp:{a}")]
+        groups["router-ssh"] = [f"tcp:{gseg.router_address.ip}:22", f"tcp:{topo.router.address.ip}:22"]
+        out[g.name] = groups
+    s = staff_host(topo)
+    if s is not None and "mgmt" in topo.segments:
+        sseg = topo.segments[s.segment]
+        out[s.name] = {"control": [f"udp53:{sseg.router_address.ip}"],
+                       "mgmt": [p for a in segment_targets(topo, "mgmt") for p in (f"tcp:{a}:22", f"icmp:{a}")]}
+    return out
+
+
+@pytest.fixture(scope="session")
+def reach(hk, hub, topo):
+    """All reachability probes, every source host in parallel: {(source, group): {spec: result}}."""
+    todo = plans(hub, topo)
+
+    def one(source):
+        specs = [s for group in todo[source].values() for s in group]
+        return source, run_probe(hk.host(source), "reach", TIMEOUT, *specs)
+
+    with ThreadPoolExecutor(max_workers=max(1, len(todo))) as pool:
+        results = dict(pool.map(one, sorted(todo)))
+    return {(src, group): {s: results[src][s] for s in specs}
+            for src, groups in todo.items() for group, specs in groups.items()}
+
+
+def _assert_blocked(reach, source, group, what):
+    __tracebackhide__ = True
+    control = reach[(source, "control")]
+    expect(all(v == "open" for v in control.values()),
+           f"the control probe from {source} to answer ({', '.join(control)})",
+           ", ".join(f"{k} {v}" for k, v in control.items()) + " - probe inconclusive")
+    got = reach.get((source, group), {})
+    expect(bool(got), f"something in {group} to probe", "no targets")
+    open_ = [f"{k} {v}" for k, v in got.items() if v != "timeout"]
+    expect(not open_, f"{what}: every probe to time out", "reachable: " + ", ".join(open_))
+
+
+# -- guest isolation ---------------------------------------------------------------
+
+def pytest_generate_tests(metafunc):
+    from hubkit.verify_plugin import context
+    if "guest_target" in metafunc.fixturenames or "dhcp_segment" in metafunc.fixturenames:
+        topo = context(metafunc.config).topo
+    if "guest_target" in metafunc.fixturenames:
+        groups = [n for n, s in sorted(topo.segments.items()) if not s.isolated] + ["core"]
+        marks = {"mgmt": [pytest.mark.bsi("NET.1.1.A5", "NET.1.1.A21", "NET.1.1.A23")]}
+        metafunc.parametrize("guest_target", [pytest.param(g, id=g, marks=marks.get(g, [])) for g in groups])
+    if "dhcp_segment" in metafunc.fixturenames:
+        metafunc.parametrize("dhcp_segment", sorted(n for n, s in topo.segments.items() if s.dhcp))
+
+
+@pytest.mark.bsi("NET.1.1.A5")
+def test_guest_cannot_reach(reach, topo, guest_target):
+    """A host on the guest segment opens no TCP and gets no ICMP reply from internal segments or core."""
+    g = guest_host(topo)
+    if g is None:
+        pytest.skip("no host on an isolated segment in this hub")
+    _assert_blocked(reach, g.name, guest_target, f"guest {g.name} -> {guest_target}")
+
+
+@pytest.mark.bsi("NET.1.1.A5", "SYS.1.3.A8", "NET.1.1.A21")
+def test_guest_cannot_reach_router_ssh(reach, topo):
+    g = guest_host(topo)
+    if g is None:
+        pytest.skip("no host on an isolated segment in this hub")
+    _assert_blocked(reach, g.name, "router-ssh", f"guest {g.name} -> router SSH")
+
+
+@pytest.mark.bsi("NET.1.1.A21", "NET.1.1.A23")
+def test_staff_cannot_reach_mgmt(reach, topo):
+    """No model setting lets a staff segment into mgmt: every probe must time out."""
+    s = staff_host(topo)
+    if s is None or "mgmt" not in topo.segments:
+        pytest.skip("no staff host or no mgmt segment in this hub")
+    _assert_blocked(reach, s.name, "mgmt", f"staff {s.name} -> mgmt")
+
+
+# -- the tunnel --------------------------------------------------------------------
+
+def _wg_transfer(router) -> tuple[int, int]:
+    out = router.check_output("wg show wg0 transfer")
+    rx = tx = 0
+    for line in out.splitlines():
+        parts = line.split("\t")
+        if len(parts) == 3:
+            rx, tx = rx + int(parts[1]), tx + int(parts[2])
+    return rx, tx
+
+
+@pytest.mark.bsi("NET.3.3.A11", "NET.1.1.A7")
+def test_staff_reaches_core_through_tunnel(hk, hub, topo):
+    """TCP from a staff workstation to a core service succeeds, and wg0's counters rise with it."""
+    s = staff_host(topo)
+    if s is None or not hub.services.central.dns:
+        pytest.skip("no staff host or no central service in this hub")
+    target = str(hub.services.central.dns[0])
+    router = hk.host(topo.router.name)
+    route = router.check_output("ip -o route get %s", target)
+    expect(" dev wg0 " in f" {route} ", f"the route to {target} through wg0", route)
+    before = _wg_transfer(router)
+    got = run_probe(hk.host(s.name), "reach", 3, f"tcp:{target}:53", f"tcp:{target}:53")
+    after = _wg_transfer(router)
+    expect(set(got.values()) == {"open"}, f"TCP {s.name} -> {target}:53 (central DNS) open",
+           ", ".join(got.values()))
+    expect(after[0] > before[0] and after[1] > before[1], "wg0 rx and tx counters rising",
+           f"rx {before[0]}->{after[0]}, tx {before[1]}->{after[1]}")
+
+
+# -- DNS ---------------------------------------------------------------------------
+
+def _hub_names(hub, topo) -> dict[str, str]:
+    zone = hub.services.dns_zone
+    names = {f"{topo.router.name}.{zone}": str(topo.router.address.ip),
+             f"{topo.switch.name}.{zone}": str(topo.switch.address.ip)}
+    names.update({f"{w.name}.{zone}": str(w.address.ip) for w in topo.workstations})
+    return names
+
+
+@pytest.mark.bsi("NET.3.2.A4")
+def test_dns_resolves_hub_hosts(hk, hub, topo):
+    """From a host on each client segment, every hub host's name resolves through that segment's router address."""
+    names = _hub_names(hub, topo)
+    sources = [h for h in (staff_host(topo), guest_host(topo)) if h is not None]
+    if not sources:
+        pytest.skip("no workstation to ask from")
+    wrong = []
+    for src in sources:
+        server = str(topo.segments[src.segment].router_address.ip)
+        args = " ".join(f"{n} A" for n in sorted(names))
+        out = hk.host(src.name).run(f"dig +noall +answer +time=1 +tries=2 @{server} {args}").stdout
+        got: dict[str, set[str]] = {}
+        for line in out.splitlines():
+            f = line.split()
+            if len(f) >= 5 and f[3] == "A":
+                got.setdefault(f[0].rstrip("."), set()).add(f[4])
+        for name, addr in sorted(names.items()):
+            if got.get(name) != {addr}:
+                wrong.append(f"{src.name}@{server}: {name} -> {', '.join(sorted(got.get(name, []))) or 'nothing'}"
+                             f" (want {addr})")
+    expect(not wrong, "every hub host name resolved by the router", "; ".join(wrong))
+
+
+# -- anti-spoofing -----------------------------------------------------------------
+
+@pytest.mark.bsi("NET.3.1.A15")
+def test_guest_spoofed_source_dropped(hk, hub, topo):
+    """UDP from the guest host to the core with a forged source never arrives; the genuine one does."""
+    g = guest_host(topo)
+    if g is None:
+        pytest.skip("no host on an isolated segment in this hub")
+    core = hk.host(topo.core.name)
+    dst = str(topo.core.address.ip)
+    port = 47000 + uuid.uuid4().int % 1000
+    nonce = uuid.uuid4().hex[:8]
+    staff_seg = next((s for s in topo.segments.values() if not s.isolated and s.name != g.segment), None)
+    forged = {"outside": "192.0.2.66"}
+    if staff_seg is not None:
+        forged[staff_seg.name] = str(list(staff_seg.prefix.hosts())[-2])
+    result: dict = {}
+
+    def listen():
+        result.update(run_probe(core, "listen", port, 3))
+
+    t = threading.Thread(target=listen)
+    t.start()
+    time.sleep(0.8)  # let the listener bind before anything is sent
+    guest = hk.host(g.name)
+    own = str(g.address.ip)
+    run_probe(guest, "spoof", own, dst, port, f"genuine-{nonce}")
+    for label, src in sorted(forged.items()):
+        run_probe(guest, "spoof", src, dst, port, f"forged-{label}-{nonce}")
+    t.join()
+    texts = [m["text"] for m in result.get("received", [])]
+    expect(f"genuine-{nonce}" in texts, f"the genuine datagram from {own} to reach {dst}:{port} (control)",
+           "it did not arrive - probe inconclusive")
+    leaked = [t_ for t_ in texts if t_.startswith("forged-") and t_.endswith(nonce)]
+    expect(not leaked, f"forged sources {', '.join(forged.values())} dropped at the router",
+           "arrived: " + ", ".join(leaked))
+
+
+# -- DHCP on a fresh interface -------------------------------------------------------
+
+class ProbeClient:
+    """A throwaway netns with one veth plugged into a segment's bridge on the lab switch.
+
+    Recorded in the lab's ledger before it is created, so `hubkit lab down`
+    removes it even if verify is killed half-way.
+    """
+
+    def __init__(self, hk, segment: str):
+        from hubkit.lab.state import State
+        self.hk, self.segment = hk, segment
+        seg = hk.topo.segments[segment]
+        self.ns = f"{hk.lab['prefix']}-probe-{seg.vlan}"
+        self.port = f"{PROBE_PORT_PREFIX}{seg.vlan}"
+        self.switch_ns = hk.lab["host_netns"][hk.topo.switch.name]
+        self.bridge = seg.bridge
+        self.state = State.load(hk.hub_id)
+        self.link = [self.ns, "eth0", self.switch_ns, self.port]
+
+    def _ip(self, *args):
+        r = subprocess.run(["ip", *args], capture_output=True, text=True)
+        if r.returncode != 0:
+            raise RuntimeError(f"ip {' '.join(args)}: {r.stderr.strip()}")
+
+    def __enter__(self):
+        self.cleanup()
+        self.state.record("netns", self.ns)
+        self._ip("netns", "add", self.ns)
+        self.state.record("links", self.link)
+        self._ip("-n", self.ns, "link", "add", "eth0", "type", "veth", "peer", "name", self.port,
+                 "netns", self.switch_ns)
+        self._ip("-n", self.switch_ns, "link", "set", self.port, "master", self.bridge, "up")
+        self._ip("-n", self.ns, "link", "set", "lo", "up")
+        self._ip("-n", self.ns, "link", "set", "eth0", "up")
+        return self
+
+    def dhcp(self, timeout: float = 8.0) -> dict:
+        r = subprocess.run(["ip", "netns", "exec", self.ns, sys.executable, str(NETPROBE), "dhcp", "eth0",
+                            str(timeout)], capture_output=True, text=True, timeout=timeout + 10)
+        lines = r.stdout.strip().splitlines()
+        return json.loads(lines[-1]) if lines else {"ok": False, "stage": "run", "error": r.stderr.strip()}
+
+    def cleanup(self):
+        subprocess.run(["ip", "-n", self.switch_ns, "link", "del", self.port], capture_output=True)
+        subprocess.run(["ip", "netns", "del", self.ns], capture_output=True)
+
+    def __exit__(self, *exc):
+        self.cleanup()
+        self.state.forget("links", self.link)
+        self.state.forget("netns", self.ns)
+
+
+@pytest.fixture(scope="session")
+def dhcp_leases(hk, topo):
+    """One fresh client per DHCP segment, all at once: {segment: lease}."""
+    if not hk.lab:
+        pytest.skip("a fresh DHCP client needs the lab (a probe netns on the switch)")
+    segs = sorted(n for n, s in topo.segments.items() if s.dhcp)
+
+    def one(seg):
+        with ProbeClient(hk, seg) as c:
+            return seg, c.dhcp()
+
+    with ThreadPoolExecutor(max_workers=max(1, len(segs))) as pool:
+        return dict(pool.map(one, segs))
+
+
+@pytest.mark.bsi("NET.1.1.A5")
+def test_dhcp_fresh_client(dhcp_leases, topo, dhcp_segment):
+    """A new client plugged into the segment gets an address from that segment's pool, and its router/DNS."""
+    seg = topo.segments[dhcp_segment]
+    lease = dhcp_leases[dhcp_segment]
+    expect(lease.get("ok"), f"a DHCP lease on {dhcp_segment}",
+           f"no {'offer' if lease.get('stage') == 'offer' else 'ack'} ({lease})")
+    start, end = seg.dhcp_range
+    addr = ipaddress.IPv4Address(lease["address"])
+    expect(start <= addr <= end, f"an address in {start}-{end}", addr)
+    gw = str(seg.router_address.ip)
+    expect(lease.get("router") == [gw] and lease.get("dns") == [gw], f"router and DNS {gw}",
+           f"router {lease.get('router')}, DNS {lease.get('dns')}")
+    expect(lease.get("netmask") == str(seg.prefix.netmask), f"netmask {seg.prefix.netmask}", lease.get("netmask"))
