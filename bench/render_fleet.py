@@ -1,0 +1,84 @@
+"""Benchmark: validate + render a generated fleet of N hubs (default 1,000).
+
+(a) hubkit's own path: load + validate the fleet, then ``render --all`` into a
+    fresh temp out dir (contexts, templates, placeholder guard, manifest,
+    atomic swap per hub);
+(b) a bare Jinja2 loop rendering the same templates with the same prepared
+    contexts (no validation, manifest, writes or swap).
+Prints both, and a/b.  Targets on the project's 2-core machine: (a) <= 3 s,
+a/b <= 2.0.  The fleet comes from bench/validate_fleet.py's generator.
+
+    .venv/bin/python bench/render_fleet.py [--hubs N] [--repeat R]
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+from hubkit.fleet.repo import load_fleet
+from hubkit.paths import TEMPLATES
+from hubkit.render import hub_context, render_fleet
+from hubkit.render.env import environment
+from hubkit.render.targets import expand
+
+
+def _generator():
+    spec = importlib.util.spec_from_file_location("validate_fleet", Path(__file__).with_name("validate_fleet.py"))
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod.generate
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--hubs", type=int, default=1000)
+    ap.add_argument("--repeat", type=int, default=3)
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory(prefix="hubkit-bench-render-") as tmp:
+        root = Path(tmp) / "fleet"
+        _generator()(root, args.hubs)
+
+        # Warm-up: compile every template once (both paths share the cache).
+        fleet = load_fleet(root)
+        contexts = []
+        for rec in fleet.select([]):
+            ctx = hub_context(rec.model, root)
+            contexts.append([(t.template, ctx if host is None else
+                              {**ctx, "host": host, **({"segment": item} if item else {})})
+                             for t, host, item, _ in expand(ctx)])
+        env = environment(str(TEMPLATES))
+        n_files = sum(len(c) for c in contexts)
+
+        def hubkit_run(i):
+            out = Path(tmp) / f"out{i}"
+            t0 = time.perf_counter()
+            fl = load_fleet(root)
+            results = render_fleet(fl, (), True, out)
+            dt = time.perf_counter() - t0
+            assert len(results) == args.hubs and all(r.written for r in results)
+            shutil.rmtree(out)
+            return dt
+
+        def bare_run():
+            t0 = time.perf_counter()
+            for items in contexts:
+                for name, ctx in items:
+                    env.get_template(name).render(ctx)
+            return time.perf_counter() - t0
+
+        a = min(hubkit_run(i) for i in range(args.repeat))
+        b = min(bare_run() for _ in range(args.repeat))
+    print(f"hubs: {args.hubs}, template renders per run: {n_files}")
+    print(f"(a) hubkit validate + render --all: {a:.3f} s  (target <= 3 s)")
+    print(f"(b) bare Jinja2 loop, same templates and contexts: {b:.3f} s")
+    print(f"a/b = {a / b:.2f}  (target <= 2.0)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
