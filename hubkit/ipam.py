@@ -101,3 +101,69 @@ def _raw_ip(tree, path) -> list[ipaddress.IPv4Address]:
         return [ipaddress.IPv4Interface(_raw(tree, path)).ip]
     except ValueError:
         return []
+
+
+# -- released prefixes (written by `hubkit decommission`) -----------------------
+
+RELEASES_FILE = "hubs/_decommissioned/released.yaml"
+# Wait this long before giving a released prefix to a new hub: firewall rules,
+# DNS and monitoring elsewhere may still name the old hub's addresses.
+QUARANTINE_DAYS = 90
+
+
+def releases(fleet_root) -> list[dict]:
+    """Every recorded release: {hub, prefix, released (date)}."""
+    import datetime as dt
+    from pathlib import Path
+
+    import yaml
+    path = Path(fleet_root) / RELEASES_FILE
+    try:
+        doc = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except FileNotFoundError:
+        return []
+    out = []
+    for r in doc.get("releases") or []:
+        when = r.get("released")
+        if isinstance(when, str):
+            when = dt.date.fromisoformat(when)
+        out.append({"hub": str(r.get("hub")), "prefix": str(r.get("prefix")), "released": when})
+    return out
+
+
+def record_release(fleet_root, hub_id: str, prefixes: Iterable[str], when) -> None:
+    """Append releases to RELEASES_FILE (temp file + rename)."""
+    import os
+    import tempfile
+    from pathlib import Path
+
+    import yaml
+    path = Path(fleet_root) / RELEASES_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    items = [{"hub": r["hub"], "prefix": r["prefix"], "released": r["released"].isoformat()}
+             for r in releases(fleet_root)]
+    items += [{"hub": hub_id, "prefix": str(p), "released": when.isoformat()} for p in prefixes]
+    text = ("# Prefixes released by `hubkit decommission`; `hubkit new` warns before reusing\n"
+            f"# one within {QUARANTINE_DAYS} days.\n"
+            + yaml.safe_dump({"releases": items}, sort_keys=True, default_flow_style=False))
+    fd, tmp = tempfile.mkstemp(prefix=".released.", dir=path.parent)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(text)
+    os.replace(tmp, path)
+
+
+def release_warnings(fleet_root, nets: Iterable, today=None) -> list[str]:
+    """Warnings for addresses/prefixes that overlap one released < QUARANTINE_DAYS ago."""
+    import datetime as dt
+    today = today or dt.date.today()
+    out = []
+    for net in nets:
+        n = ipaddress.ip_network(str(net), strict=False)
+        for r in releases(fleet_root):
+            age = (today - r["released"]).days
+            if age < QUARANTINE_DAYS and n.overlaps(ipaddress.ip_network(r["prefix"], strict=False)):
+                out.append(f"{net} overlaps {r['prefix']}, released by hub {r['hub']} {age} day(s) ago "
+                           f"(on {r['released'].isoformat()}); wait until "
+                           f"{(r['released'] + dt.timedelta(days=QUARANTINE_DAYS)).isoformat()} or make "
+                           "sure nothing still refers to the old hub's addresses")
+    return out

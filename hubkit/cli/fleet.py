@@ -38,6 +38,12 @@ def new_cmd(ctx, hub_id, name, municipality, workplaces, region):
     from hubkit.scaffold import new_hub
     target = new_hub(ctx.fleet(), hub_id, name, municipality, workplaces, region)
     click.echo(f"wrote {target}")
+    # Prefixes released by `hubkit decommission` less than 90 days ago: warn, do not refuse.
+    from hubkit.ipam import release_warnings
+    model = ctx.fleet().hub(hub_id).model
+    if model is not None:
+        for w in release_warnings(ctx.fleet_root, [model.network.site_prefix, model.vpn.tunnel_address.ip]):
+            click.echo(f"warning: {w}", err=True)
 
 
 @click.command("validate")
@@ -65,7 +71,10 @@ def validate_cmd(ctx, ids, fmt):
     elif fmt == "junit":
         click.echo(fmts.to_junit(found, hubs), nl=False)
     else:
-        click.echo(fmts.to_sarif(found, [(r.code, r.title, r.hint) for r in RULES]), nl=False)
+        from hubkit.fleet.codes import LOAD_CODES
+        table = [(c, t, h) for c, (t, h) in sorted(LOAD_CODES.items())]
+        table += [(r.code, r.title, r.hint) for r in RULES]
+        click.echo(fmts.to_sarif(found, table), nl=False)
     if found:
         exit_with(EXIT_FINDINGS)
 

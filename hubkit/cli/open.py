@@ -1,0 +1,217 @@
+"""Opening and closing hubs: open, audit, status, decommission."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from hubkit.cli import exit_with, json_option, pass_ctx
+from hubkit.errors import EXIT_FINDINGS, UsageError
+
+SYMBOL = {"ok": "✓", "failed": "✗", "interrupted": "!", "skipped": "↷", "disabled": "-", "not_run": "-"}
+
+
+def _ci() -> bool:
+    from hubkit.cli import is_ci
+    return is_ci()
+
+
+class _Display:
+    """Step lines on stderr; a rich spinner for the running step on a TTY outside CI."""
+
+    def __init__(self):
+        self.live = not _ci() and sys.stderr.isatty()
+        self.status = None
+
+    def __call__(self, kind: str, rep) -> None:
+        if kind == "start":
+            line = f"  … {rep.step:<9} running ({rep.message})"
+            if self.live:
+                from rich.console import Console
+                self.status = Console(stderr=True).status(line)
+                self.status.start()
+            else:
+                click.echo(line, err=True)
+            return
+        if self.status is not None:
+            self.status.stop()
+            self.status = None
+        timing = f"{rep.duration_s:6.1f}s" if rep.result in ("ok", "failed", "interrupted") else "       "
+        what = {"skipped": "skipped: ", "disabled": "skipped: ", "not_run": "not run: "}.get(rep.result, "")
+        click.echo(f"  {SYMBOL.get(rep.result, '?')} {rep.step:<9} {timing}  {what}{rep.message}", err=True)
+
+
+def _summary(fleet_root: Path, hub_id: str) -> dict | None:
+    try:
+        return json.loads((fleet_root / "audit" / hub_id / "evidence.json").read_text())
+    except (FileNotFoundError, ValueError):
+        return None
+
+
+def _print_audit(doc: dict, report: Path) -> int:
+    s = doc["summary"]
+    click.echo(f"report: {report}")
+    click.echo(f"BSI checks: {s['pass']} pass, {s['fail']} fail, {s['manual']} manual, "
+               f"{s['not_applicable']} not applicable")
+    for r in doc["bsi"]:
+        if r["status"] == "fail":
+            click.echo(f"  FAIL   #{r['num']:<2} {r['title']}: {r['note']}")
+    for r in doc["bsi"]:
+        if r["status"] == "manual":
+            click.echo(f"  manual #{r['num']:<2} {r['title']}: {r['note']}")
+    return s["fail"]
+
+
+@click.command("open")
+@click.argument("hub_id", metavar="ID")
+@click.option("--lab", is_flag=True, help="Open the hub in its lab on this machine (needs root).")
+@click.option("--yes", is_flag=True, help="Confirm real changes (provisioning, configuring real hosts).")
+@click.option("--from", "from_step", metavar="STEP", default=None,
+              help="Re-run from STEP on: validate, secrets, render, plan, lab, configure, verify, audit.")
+@pass_ctx
+def open_cmd(ctx, hub_id, lab, yes, from_step):
+    """Open hub ID end to end: validate, secrets, render, plan, lab, configure, verify, audit.
+
+    A re-run skips steps whose inputs are unchanged and which succeeded; after
+    a failure or Ctrl-C it resumes at the step that stopped.
+
+    Example: HUBKIT_VAULT_PASSWORD=... sudo -E hubkit open zeitz --lab
+    """
+    from hubkit.lock import hub_lock
+    from hubkit.open_steps import steps
+    from hubkit.pipeline import STEP_NAMES, RunContext, StepFailed, run_pipeline
+
+    if from_step is not None and from_step not in STEP_NAMES:
+        raise UsageError(f"unknown step {from_step!r} for --from", f"one of: {', '.join(STEP_NAMES)}")
+    root = Path(ctx.fleet_root)
+    ctx.fleet().hub(hub_id)  # unknown hub: usage error before taking any lock
+    rctx = RunContext(root, hub_id, lab=lab, yes=yes, verbose=ctx.verbose)
+    click.echo(f"opening {hub_id}{' in the lab' if lab else ''}", err=True)
+    failed = None
+    with hub_lock(root, hub_id, command="open"):
+        try:
+            report = run_pipeline(steps(), rctx, from_step=from_step, on_event=_Display())
+        except StepFailed as e:
+            failed = e
+        except KeyboardInterrupt:
+            click.echo(f"interrupted; the journal is saved: `hubkit open {hub_id}"
+                       f"{' --lab' if lab else ''}` resumes at the interrupted step", err=True)
+            raise
+    if failed is not None:
+        click.echo(failed.format(), err=True)
+    else:
+        n_skip = sum(1 for s in report.steps if s.result == "skipped")
+        total = sum(s.duration_s for s in report.steps)
+        click.echo(f"{len(report.steps)} steps in {total:.1f}s ({n_skip} skipped: inputs unchanged)", err=True)
+    doc = _summary(root, hub_id)
+    fails = 0
+    if doc is not None and failed is None:
+        fails = _print_audit(doc, root / "audit" / hub_id / "report.html")
+    if failed is not None:
+        exit_with(failed.exit_code)
+    if fails:
+        exit_with(EXIT_FINDINGS)
+
+
+@click.command("audit")
+@click.argument("hub_id", metavar="ID")
+@click.option("--lab", is_flag=True,
+              help="Require live evidence from the lab (verifies the running lab if results are stale).")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Write <DIR>/<id>/ instead of audit/<id>/ in the fleet.")
+@json_option
+@pass_ctx
+def audit_cmd(ctx, hub_id, lab, out, as_json):
+    """Write audit/ID/report.html and evidence.json: the 26 BSI checks with their evidence.
+
+    Exit 1 when any check fails.
+
+    Example: hubkit audit zeitz --lab
+    """
+    from hubkit.audit import run_audit
+    res = run_audit(ctx.fleet_root, hub_id, lab=lab, out=out)
+    doc = json.loads(res.evidence.read_text())
+    if as_json:
+        click.echo(json.dumps({"hub": hub_id, "report": str(res.report), "evidence": str(res.evidence),
+                               "summary": doc["summary"], "bsi": doc["bsi"]}, indent=2, sort_keys=True))
+    else:
+        _print_audit(doc, res.report)
+    if not res.ok:
+        exit_with(EXIT_FINDINGS)
+
+
+@click.command("status")
+@click.argument("ids", nargs=-1, metavar="[ID...]")
+@json_option
+@pass_ctx
+def status_cmd(ctx, ids, as_json):
+    """Fleet table: validated, rendered (hash, up to date), configure, verify, lab, audit.
+
+    Example: hubkit status --json
+    """
+    from hubkit.status import fleet_status
+    rows = fleet_status(ctx.fleet(), ids)
+    if as_json:
+        click.echo(json.dumps({"hubs": rows}, indent=2, sort_keys=True))
+        return
+    from rich.console import Console
+    from rich.table import Table
+    t = Table("hub", "valid", "rendered", "configure", "verify", "lab", "audit", "last open", box=None)
+    for r in rows:
+        rendered = "no"
+        if r["rendered"]:
+            rendered = f"{r['hash']} " + {True: "up to date", False: "STALE", None: "?"}[r["up_to_date"]]
+        c, v, a, o = r["configure"], r["verify"], r["audit"], r["open"]
+        t.add_row(
+            r["id"], "yes" if r["validated"] else f"no ({r['findings']})", rendered,
+            (("ok" if c["ok"] else "FAILED") + f" changed={c['changed']} {c['at']}") if c else "-",
+            (f"{v['passed']} passed, {v['failed'] + v['error']} failed {v['at']}") if v else "-",
+            "running" if r["lab_running"] else "-",
+            (f"{a.get('pass', 0)} pass / {a.get('fail', 0)} fail / {a.get('manual', 0)} manual") if a else "-",
+            (f"{o['result']} {o['at']}") if o else "-",
+        )
+    Console(width=200).print(t)
+
+
+@click.command("decommission")
+@click.argument("hub_id", metavar="ID")
+@click.option("--lab", is_flag=True, help="The hub was only opened in the lab: no cloud stack to destroy.")
+@click.option("--yes", is_flag=True, help="Do it without asking (required when not interactive).")
+@json_option
+@pass_ctx
+def decommission_cmd(ctx, hub_id, lab, yes, as_json):
+    """Destroy/list cloud resources, bring the lab down, archive records, release prefixes.
+
+    Example: hubkit decommission zeitz --lab --yes
+    """
+    from hubkit.decommission import decommission, plan_actions
+    ctx.fleet().hub(hub_id)
+    if not yes:
+        if not sys.stdin.isatty():
+            raise UsageError(f"decommissioning {hub_id} needs confirmation and this is not interactive",
+                             "pass --yes")
+        click.echo(f"decommission {hub_id} will:", err=True)
+        for a in plan_actions(ctx.fleet_root, hub_id):
+            click.echo(f"  - {a}", err=True)
+        if not click.confirm("continue?", err=True):
+            click.echo("nothing done", err=True)
+            exit_with(EXIT_FINDINGS)
+    res = decommission(ctx.fleet_root, hub_id, lab=lab,
+                       say=None if as_json else (lambda m: click.echo(m, err=True)))
+    if as_json:
+        click.echo(json.dumps(res.as_dict(), indent=2, sort_keys=True))
+        return
+    if res.cloud == "listed":
+        click.echo(f"an operator must destroy {len(res.cloud_resources)} cloud resource(s), listed in "
+                   f"{res.archive.name}/cloud-to-destroy.txt:")
+        for r in res.cloud_resources:
+            click.echo(f"  {r}")
+    click.echo(f"decommissioned {hub_id}: archive {res.archive}")
+
+
+def register(cli):
+    for cmd in (open_cmd, audit_cmd, status_cmd, decommission_cmd):
+        cli.add_command(cmd)

@@ -1,0 +1,295 @@
+"""The real steps of `hubkit open`, each calling another part's Python API.
+
+Every step's ``inputs`` names what its result depends on, including what
+earlier steps produced (render manifest, lab identity, configure recap), so
+the pipeline re-runs exactly the steps whose world changed.  Hashes only:
+no secret value ever reaches the journal (the secrets fingerprint is a
+sha256 over the decrypted vault, which cannot be reversed).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+from pathlib import Path
+
+from hubkit import __version__
+from hubkit.errors import FindingsError, HubkitError, PrerequisiteError
+from hubkit.journal import digest
+from hubkit.paths import PLAYBOOKS, STACKS, TEMPLATES
+from hubkit.pipeline import RunContext, Step
+
+AUDIT_SRC = Path(__file__).resolve().parent / "audit"
+
+
+# ---------------------------------------------------------------- hashing helpers
+
+def file_hash(path: Path) -> str | None:
+    try:
+        return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    except FileNotFoundError:
+        return None
+
+
+def tree_hash(root: Path, skip=("__pycache__",)) -> str:
+    """sha256 over every file's relative path and content, in sorted order."""
+    h = hashlib.sha256()
+    root = Path(root)
+    if not root.exists():
+        return "absent"
+    for p in sorted(root.rglob("*")):
+        if p.is_file() and not any(s in p.parts for s in skip) and not p.name.endswith(".pyc"):
+            h.update(str(p.relative_to(root)).encode() + b"\0")
+            h.update(p.read_bytes())
+            h.update(b"\0")
+    return h.hexdigest()
+
+
+def _fleet(ctx: RunContext):
+    if "fleet" not in ctx.data:
+        from hubkit.fleet.repo import load_fleet
+        ctx.data["fleet"] = load_fleet(ctx.fleet_root)
+    return ctx.data["fleet"]
+
+
+def _reload(ctx: RunContext):
+    ctx.data.pop("fleet", None)
+    return _fleet(ctx)
+
+
+def _hub(ctx: RunContext):
+    rec = _fleet(ctx).hub(ctx.hub_id)
+    if rec.model is None:
+        raise FindingsError(rec.findings)
+    return rec.model
+
+
+def _hub_json(ctx: RunContext) -> dict:
+    return json.loads(_hub(ctx).model_dump_json())
+
+
+def _runs(ctx: RunContext) -> Path:
+    return Path(ctx.fleet_root) / ".hubkit" / "runs" / ctx.hub_id
+
+
+def _build(ctx: RunContext) -> Path:
+    return Path(ctx.fleet_root) / "build" / ctx.hub_id
+
+
+def _vault_fingerprint(ctx: RunContext) -> str | None:
+    from hubkit import secrets
+    if not secrets.vault_path(ctx.fleet_root, ctx.hub_id).is_file():
+        return None
+    data = secrets.load_secrets(ctx.fleet_root, ctx.hub_id, secrets.vault_password())
+    return hashlib.sha256(b"hubkit-secrets-fingerprint\0" +
+                          json.dumps(data, sort_keys=True).encode()).hexdigest()
+
+
+def lab_identity(hub_id: str) -> str | None:
+    """Changes whenever the lab is recreated (new processes, namespaces, image)."""
+    from hubkit.lab.state import State
+    st = State.load(hub_id)
+    if st is None or st.get("phase") != "up":
+        return None
+    return digest({k: st.get(k) for k in ("image", "mode", "netns", "processes", "prefix")})
+
+
+def _lab_healthy(hub_id: str) -> bool:
+    from hubkit.lab.lab import healthy
+    try:
+        return healthy(hub_id)
+    except (OSError, HubkitError):
+        return False
+
+
+def _no_lab(ctx: RunContext) -> str | None:
+    return None if ctx.lab else "not requested (pass --lab to open in the lab)"
+
+
+# ---------------------------------------------------------------- steps
+
+def _validate_inputs(ctx):
+    rec = _reload(ctx).hub(ctx.hub_id)
+    return {"layers": {p: file_hash(Path(ctx.fleet_root) / p) for p in rec.layers},
+            "rules": tree_hash(Path(__file__).resolve().parent / "rules"), "version": __version__}
+
+
+def _validate(ctx):
+    from hubkit.rules import validate
+    found = validate(_fleet(ctx), [ctx.hub_id])
+    errors = [f for f in found if f.severity == "error"]
+    if errors:
+        raise FindingsError(errors)
+    return f"valid ({len(found)} warning(s))" if found else "valid"
+
+
+def _secrets_inputs(ctx):
+    return {"staff": sorted(m.username for m in _hub(ctx).staff),
+            "vault": _vault_fingerprint(ctx)}
+
+
+def _secrets(ctx):
+    from hubkit import secrets
+    res = secrets.init_secrets(ctx.fleet_root, ctx.hub_id, [m.username for m in _hub(ctx).staff],
+                               secrets.vault_password())
+    return f"created {len(res.created)}, kept {len(res.kept)}"
+
+
+def _render_inputs(ctx):
+    from hubkit.secrets import read_public_key
+    return {"hub": _hub_json(ctx), "public_key": read_public_key(ctx.fleet_root, ctx.hub_id),
+            "templates": tree_hash(TEMPLATES),
+            "render_code": tree_hash(Path(__file__).resolve().parent / "render"),
+            "version": __version__}
+
+
+def _render_current(ctx):
+    from hubkit.render.tree import verify_manifest
+    b = _build(ctx)
+    return b.is_dir() and not verify_manifest(b)
+
+
+def _render(ctx):
+    from hubkit.render import render_fleet
+    [res] = render_fleet(_fleet(ctx), [ctx.hub_id])
+    return f"{res.files} files, " + ("written" if res.written else "unchanged")
+
+
+def pulumi_cli() -> str | None:
+    return shutil.which("pulumi")
+
+
+def _plan_inputs(ctx):
+    return {"hub": _hub_json(ctx), "stacks": tree_hash(STACKS), "templates": tree_hash(TEMPLATES / "pulumi"),
+            "cli": bool(pulumi_cli()), "lab": ctx.lab, "version": __version__}
+
+
+def _plan(ctx):
+    from hubkit.cloud import run as cloud
+    if pulumi_cli() and not ctx.lab:
+        if not ctx.yes:
+            raise PrerequisiteError("provisioning creates real cloud resources and needs confirmation",
+                                    f"re-run with --yes: `hubkit open {ctx.hub_id} --yes`")
+        res = cloud.real_run(_fleet(ctx), ctx.hub_id, "up")
+        return f"provisioned: {json.dumps(res.get('changes', {}), sort_keys=True)}"
+    plan, found = cloud.offline_plan(_fleet(ctx), ctx.hub_id)
+    errors = [f for f in found if f.severity == "error"]
+    if errors:
+        raise FindingsError(errors)
+    _write_json(_runs(ctx) / "plan.json", plan.to_json())
+    why = "--lab: cloud is planned, not provisioned" if ctx.lab else \
+        "pulumi CLI not installed: offline plan only, nothing provisioned"
+    return f"offline plan, {len(plan.resources)} resources, policies ok ({why})"
+
+
+def _lab_inputs(ctx):
+    from hubkit.lab import image
+    return {"hub": _hub_json(ctx), "image": image.image_hash()}
+
+
+def _lab_current(ctx):
+    return _lab_healthy(ctx.hub_id)
+
+
+def _lab(ctx):
+    from hubkit import lab
+    from hubkit.lab.state import State
+    rec = _fleet(ctx).hub(ctx.hub_id)
+    # A lab built from an older hub description must be rebuilt; a healthy lab
+    # of the same description (e.g. brought up by hand) is reused.
+    rebuild = ctx.data.get("reason", {}).get("lab") == "inputs changed" and State.load(ctx.hub_id) is not None
+    res = lab.up(rec, rebuild=rebuild)
+    st = lab.status(ctx.hub_id)
+    return ("reused" if res.get("noop") else f"up in {res.get('seconds')} s") + \
+        f", {len(st['hosts'])} hosts, mode {st['mode']}"
+
+
+def _configure_inputs(ctx):
+    return {"manifest": file_hash(_build(ctx) / "manifest.json"), "playbooks": tree_hash(PLAYBOOKS),
+            "secrets": _vault_fingerprint(ctx),
+            "target": lab_identity(ctx.hub_id) if ctx.lab else "site"}
+
+
+def _configure(ctx):
+    from hubkit import configure
+    if not ctx.lab and not ctx.yes:
+        raise PrerequisiteError("configuring the site's real hosts needs confirmation",
+                                f"re-run with --yes, or open in the lab: `hubkit open {ctx.hub_id} --lab`")
+    res = configure.configure(ctx.fleet_root, ctx.hub_id, lab=ctx.lab, verbosity=max(ctx.verbose - 1, 0))
+    if not res.succeeded:
+        where = ", ".join(res.failed_hosts) or f"ansible-playbook exit {res.rc}"
+        raise HubkitError(f"configure failed on {where}",
+                          f"see {_runs(ctx) / 'configure.log'}")
+    changed = sum(h.changed for h in res.hosts.values())
+    return f"{len(res.hosts)} hosts, changed={changed}"
+
+
+def _verify_inputs(ctx):
+    return {"configure": file_hash(_runs(ctx) / "configure.json"),
+            "manifest": file_hash(_build(ctx) / "manifest.json"),
+            "suites": tree_hash(PLAYBOOKS / "roles"), "probes": tree_hash(PLAYBOOKS / "probes"),
+            "target": lab_identity(ctx.hub_id) if ctx.lab else "site"}
+
+
+def _verify(ctx):
+    from hubkit import verify
+    target = verify.resolve(ctx.fleet_root, ctx.hub_id, lab=ctx.lab)
+    result = verify.run(target)
+    verify.save_last(ctx.fleet_root, result)
+    s = result.summary
+    if not result.ok:
+        bad = result.failed()
+        names = ", ".join(f"{c.host}:{c.id}" for c in bad[:5]) + (" ..." if len(bad) > 5 else "")
+        raise HubkitError(f"{s['failed']} failed and {s['error']} errored of {len(result.checks)} checks: "
+                          f"{names}", f"`hubkit verify {ctx.hub_id}{' --lab' if ctx.lab else ''}` "
+                          "shows each check's message")
+    return f"{s['passed']} passed, {s['skipped']} skipped"
+
+
+def _audit_inputs(ctx):
+    rec = _fleet(ctx).hub(ctx.hub_id)
+    return {"verify": file_hash(_runs(ctx) / "verify.json"),
+            "configure": file_hash(_runs(ctx) / "configure.json"),
+            "manifest": file_hash(_build(ctx) / "manifest.json"),
+            "plan": file_hash(_runs(ctx) / "plan.json"),
+            "layers": {p: file_hash(Path(ctx.fleet_root) / p) for p in rec.layers},
+            "audit_code": tree_hash(AUDIT_SRC), "lab": ctx.lab, "version": __version__}
+
+
+def _audit_current(ctx):
+    d = Path(ctx.fleet_root) / "audit" / ctx.hub_id
+    return (d / "report.html").is_file() and (d / "evidence.json").is_file()
+
+
+def _audit(ctx):
+    from hubkit.audit import run_audit
+    res = run_audit(ctx.fleet_root, ctx.hub_id, lab=ctx.lab)
+    c = res.counts
+    return f"{c['pass']} pass, {c['fail']} fail, {c['manual']} manual, {c['not_applicable']} n/a"
+
+
+def _write_json(path: Path, data) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}")
+    tmp.write_text(json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
+    os.replace(tmp, path)
+
+
+STEPS: tuple[Step, ...] = (
+    Step("validate", _validate, _validate_inputs),
+    Step("secrets", _secrets, _secrets_inputs),
+    Step("render", _render, _render_inputs, current=_render_current),
+    Step("plan", _plan, _plan_inputs),
+    Step("lab", _lab, _lab_inputs, current=_lab_current, disabled=_no_lab),
+    Step("configure", _configure, _configure_inputs,
+         current=lambda ctx: not ctx.lab or _lab_healthy(ctx.hub_id)),
+    Step("verify", _verify, _verify_inputs,
+         current=lambda ctx: not ctx.lab or _lab_healthy(ctx.hub_id)),
+    Step("audit", _audit, _audit_inputs, current=_audit_current),
+)
+
+
+def steps() -> list[Step]:
+    return list(STEPS)

@@ -1,0 +1,185 @@
+"""`hubkit open`: the chain validate → secrets → render → plan → lab → configure → verify → audit.
+
+The engine here knows nothing about the steps: a step is a name plus plain
+callables (``run``, ``inputs`` and optionally ``current``).  Before a step
+runs, the hash of its inputs is compared with the journal: a step that last
+ended ok with the same input hash (and is still ``current``, e.g. its lab is
+still up) is skipped and the skip is said and journalled.  Inputs of later
+steps include the outputs of earlier ones (the render manifest, the lab's
+state, the configure recap), so a changed hub re-runs exactly what it must.
+
+The real steps, which call the other parts' Python APIs, are built in
+``hubkit.open_steps``; this module stays testable with toy steps.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from hubkit.errors import HubkitError, UsageError
+from hubkit.journal import FAILED, INTERRUPTED, OK, SKIPPED, Journal, digest, journal_path
+
+STEP_NAMES = ("validate", "secrets", "render", "plan", "lab", "configure", "verify", "audit")
+
+
+@dataclass
+class RunContext:
+    """What every step can see.  ``data`` carries values between steps of one run."""
+
+    fleet_root: Path
+    hub_id: str
+    lab: bool = False
+    yes: bool = False
+    verbose: int = 0
+    data: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Step:
+    name: str
+    # Does the work; returns a one-line summary, raises HubkitError on failure.
+    run: Callable[[RunContext], str | None]
+    # A JSON-able value whose hash decides whether the step must run again.
+    inputs: Callable[[RunContext], object]
+    # Whether the step's effect still holds (e.g. the lab is still up); default yes.
+    current: Callable[[RunContext], bool] | None = None
+    # A reason not to run this step at all in this run (e.g. no --lab), or None.
+    disabled: Callable[[RunContext], str | None] | None = None
+
+
+@dataclass
+class StepReport:
+    step: str
+    result: str  # ok | failed | skipped | interrupted | disabled | not_run
+    message: str = ""
+    duration_s: float = 0.0
+
+
+@dataclass
+class PipelineReport:
+    run: str
+    steps: list[StepReport] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return all(s.result in (OK, SKIPPED, "disabled") for s in self.steps)
+
+    @property
+    def failed(self) -> StepReport | None:
+        return next((s for s in self.steps if s.result in (FAILED, INTERRUPTED)), None)
+
+
+Event = Callable[[str, StepReport], None]
+
+
+def _noop(kind: str, report: StepReport) -> None:
+    pass
+
+
+class StepFailed(HubkitError):
+    """A step failed; its own error is kept as ``cause`` for the message."""
+
+    def __init__(self, step: str, cause: HubkitError, hub_id: str):
+        self.step, self.cause = step, cause
+        # Keep the cause's meaning: a missing prerequisite is still exit 3.
+        self.exit_code = cause.exit_code
+        hint = cause.hint or ""
+        hint = (hint + "; " if hint else "") + \
+            f"fix it, then `hubkit open {hub_id}` resumes at {step}"
+        super().__init__(f"step {step} failed: {cause.message}", hint)
+
+
+def run_pipeline(steps: list[Step], ctx: RunContext, from_step: str | None = None,
+                 on_event: Event = _noop, journal: Journal | None = None) -> PipelineReport:
+    """Run ``steps`` in order, skipping those already done with unchanged inputs.
+
+    ``from_step`` forces that step and every later one to run; earlier steps
+    are left alone (not checked, not run).  Raises ``StepFailed`` after
+    journalling a failure, and re-raises ``KeyboardInterrupt`` after
+    journalling an interruption, so the next run resumes at that step.
+    """
+    names = [s.name for s in steps]
+    if from_step is not None and from_step not in names:
+        raise UsageError(f"unknown step {from_step!r} for --from", f"one of: {', '.join(names)}")
+    journal = journal or Journal(journal_path(ctx.fleet_root, ctx.hub_id))
+    states = journal.states()
+    report = PipelineReport(run=uuid.uuid4().hex[:12])
+    forced = False
+    for step in steps:
+        forced = forced or step.name == from_step
+        if from_step is not None and not forced:
+            rep = StepReport(step.name, "not_run", f"before --from {from_step}")
+            report.steps.append(rep)
+            on_event("skip", rep)
+            continue
+        reason = step.disabled(ctx) if step.disabled else None
+        if reason:
+            rep = StepReport(step.name, "disabled", reason)
+            report.steps.append(rep)
+            on_event("skip", rep)
+            continue
+        try:
+            input_hash = digest(step.inputs(ctx))
+        except HubkitError as e:
+            rep = StepReport(step.name, FAILED, f"cannot read its inputs: {e.message}")
+            report.steps.append(rep)
+            journal.append({"run": report.run, "step": step.name, "event": "end",
+                            "result": FAILED, "input_hash": None, "duration_s": 0.0,
+                            "message": rep.message})
+            on_event("failed", rep)
+            raise StepFailed(step.name, e, ctx.hub_id) from None
+        prev = states.get(step.name)
+        if not forced and prev and prev.done and prev.input_hash == input_hash \
+                and (step.current is None or step.current(ctx)):
+            rep = StepReport(step.name, SKIPPED, "inputs unchanged since it last succeeded")
+            report.steps.append(rep)
+            journal.append({"run": report.run, "step": step.name, "event": "end",
+                            "result": SKIPPED, "input_hash": input_hash, "duration_s": 0.0,
+                            "message": rep.message})
+            on_event("skip", rep)
+            continue
+        why = _why_run(prev, input_hash, forced)
+        ctx.data.setdefault("reason", {})[step.name] = why
+        on_event("start", StepReport(step.name, "running", why))
+        journal.append({"run": report.run, "step": step.name, "event": "start",
+                        "input_hash": input_hash, "message": why})
+        t0 = time.monotonic()
+        try:
+            message = step.run(ctx) or ""
+        except KeyboardInterrupt:
+            rep = StepReport(step.name, INTERRUPTED, "interrupted (Ctrl-C)", time.monotonic() - t0)
+            _end(journal, report, rep, input_hash)
+            on_event("interrupted", rep)
+            raise
+        except HubkitError as e:
+            rep = StepReport(step.name, FAILED, e.message, time.monotonic() - t0)
+            _end(journal, report, rep, input_hash)
+            on_event("failed", rep)
+            raise StepFailed(step.name, e, ctx.hub_id) from None
+        rep = StepReport(step.name, OK, message, time.monotonic() - t0)
+        _end(journal, report, rep, input_hash)
+        on_event("ok", rep)
+    return report
+
+
+def _end(journal: Journal, report: PipelineReport, rep: StepReport, input_hash: str) -> None:
+    report.steps.append(rep)
+    journal.append({"run": report.run, "step": rep.step, "event": "end", "result": rep.result,
+                    "input_hash": input_hash, "duration_s": round(rep.duration_s, 3),
+                    "message": rep.message})
+
+
+def _why_run(prev, input_hash: str, forced: bool) -> str:
+    if forced:
+        return "forced by --from"
+    if prev is None:
+        return "first run"
+    if not prev.done:
+        return f"resuming: last attempt {prev.result}" + (f" ({prev.message})" if prev.message else "")
+    if prev.input_hash != input_hash:
+        return "inputs changed"
+    return "its effect no longer holds"

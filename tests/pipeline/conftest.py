@@ -1,0 +1,67 @@
+"""Fixtures for the pipeline/audit tests: a rendered example fleet with canary secrets."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from hubkit.scaffold import init_fleet
+
+HUBKIT = str(Path(sys.executable).with_name("hubkit"))
+# A recognisable vault password: it must never show up in any output.
+CANARY_PASSWORD = "canary-vault-pw-7Qx9Zt"
+
+
+def hubkit(fleet: Path, *args: str, env: dict | None = None, stdin=subprocess.DEVNULL,
+           check: bool = False) -> subprocess.CompletedProcess:
+    full = {**os.environ, "CI": "true", "HUBKIT_VAULT_PASSWORD": CANARY_PASSWORD, **(env or {})}
+    r = subprocess.run([HUBKIT, "--fleet", str(fleet), *args], capture_output=True, text=True,
+                       env=full, stdin=stdin)
+    if check and r.returncode != 0:
+        raise AssertionError(f"hubkit {' '.join(args)} -> {r.returncode}\n{r.stdout}\n{r.stderr}")
+    return r
+
+
+def secret_values(fleet: Path, hub_id: str) -> list[str]:
+    from hubkit.secrets import load_secrets
+    data = load_secrets(fleet, hub_id, CANARY_PASSWORD)
+    vals = [data["vault_wg_private_key"], *data["vault_staff_passwords"].values(), CANARY_PASSWORD]
+    assert all(len(v) >= 16 for v in vals)
+    return vals
+
+
+def all_text_under(root: Path) -> dict[str, str]:
+    out = {}
+    for p in sorted(root.rglob("*")):
+        if p.is_file() and "secrets" not in p.relative_to(root).parts:
+            out[str(p.relative_to(root))] = p.read_bytes().decode("utf-8", errors="replace")
+    return out
+
+
+@pytest.fixture
+def vault_env(monkeypatch):
+    monkeypatch.setenv("HUBKIT_VAULT_PASSWORD", CANARY_PASSWORD)
+    monkeypatch.setenv("CI", "true")
+
+
+@pytest.fixture
+def fleet_root(tmp_path) -> Path:
+    root = tmp_path / "fleet"
+    init_fleet(root)
+    return root
+
+
+@pytest.fixture
+def rendered(fleet_root, vault_env) -> Path:
+    """The example fleet with zeitz's secrets created and zeitz rendered."""
+    from hubkit import secrets
+    from hubkit.fleet.repo import load_fleet
+    from hubkit.render import render_fleet
+    hub = load_fleet(fleet_root).hub("zeitz").model
+    secrets.init_secrets(fleet_root, "zeitz", [m.username for m in hub.staff], CANARY_PASSWORD)
+    render_fleet(load_fleet(fleet_root), ["zeitz"])
+    return fleet_root

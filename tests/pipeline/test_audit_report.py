@@ -1,0 +1,125 @@
+"""`hubkit audit` on a rendered hub: static evidence, self-contained report, no secrets."""
+
+from __future__ import annotations
+
+import json
+import re
+
+from hubkit.audit import run_audit
+
+from .conftest import secret_values
+
+
+def test_audit_writes_report_and_evidence(rendered, run_cli):
+    r = run_cli(rendered, "audit", "zeitz")
+    out = rendered / "audit" / "zeitz"
+    assert (out / "report.html").is_file() and (out / "evidence.json").is_file()
+    doc = json.loads((out / "evidence.json").read_text())
+    assert len(doc["bsi"]) == 26
+    assert set(doc) >= {"hub", "render", "configure", "verify", "cloud_plan", "findings", "git",
+                        "hubkit_version", "scope", "summary", "evidence"}
+    assert doc["hub"]["provenance"] and all(":" in p["origin"] for p in doc["hub"]["provenance"])
+    assert any(p["path"] == "network.site_prefix" and p["origin"].startswith("hubs/zeitz.yaml:")
+               for p in doc["hub"]["provenance"])
+    assert doc["render"]["up_to_date"] is True and doc["render"]["problems"] == []
+    assert doc["cloud_plan"]["mode"] == "offline" and doc["cloud_plan"]["resources"]
+    # Without a lab nothing is live: rows that need live evidence are manual, none pass on thin air.
+    assert "Nothing was verified live" in doc["scope"]["live"]
+    by_num = {row["num"]: row for row in doc["bsi"]}
+    assert by_num[9]["status"] == "manual" and by_num[26]["status"] == "manual"
+    assert by_num[4]["status"] == "pass" and by_num[4]["basis"] == "rendered"
+    ids = {e["id"] for e in doc["evidence"]}
+    for row in doc["bsi"]:
+        if row["status"] == "pass":
+            assert row["evidence"] and set(row["evidence"]) <= ids
+    assert r.exit_code == (1 if doc["summary"]["fail"] else 0)
+
+
+def test_report_is_self_contained(rendered):
+    res = run_audit(rendered, "zeitz")
+    html = res.report.read_text()
+    assert 'id="bsi-table"' in html and html.count('data-status="') == 26
+    assert "<svg" in html and "zeitz-rt01" in html
+    for bad in ("http://", "https://", "src=", "<script", "<link", "@import", "url(", "<iframe"):
+        assert bad not in html, bad
+    assert not re.search(r'href="(?!#)', html)
+    assert "@media print" in html
+
+
+def test_audit_output_is_deterministic(rendered):
+    a = run_audit(rendered, "zeitz")
+    first = (a.report.read_bytes(), a.evidence.read_bytes())
+    b = run_audit(rendered, "zeitz")
+    assert (b.report.read_bytes(), b.evidence.read_bytes()) == first
+    assert str(rendered) not in first[0].decode() and str(rendered) not in first[1].decode()
+
+
+def test_broken_rendered_firewall_fails_its_rows(rendered):
+    nft = rendered / "build" / "zeitz" / "hosts" / "zeitz-rt01" / "etc" / "nftables.conf"
+    nft.write_text(nft.read_text().replace("hook forward priority filter; policy drop;",
+                                           "hook forward priority filter; policy accept;"))
+    doc = json.loads(run_audit(rendered, "zeitz").evidence.read_text())
+    row4 = doc["bsi"][3]
+    assert row4["status"] == "fail" and "nft.default_deny:forward" in row4["evidence"]
+    # The manifest no longer matches either, and the integrity row says so.
+    assert doc["bsi"][16]["status"] == "fail"
+
+
+def test_live_verify_results_count_with_their_bsi_tags(rendered):
+    runs = rendered / ".hubkit" / "runs" / "zeitz"
+    runs.mkdir(parents=True)
+    checks = [{"id": "test_probes.py::test_guest_cannot_reach_staff", "host": "hub", "status": "passed",
+               "bsi": ["NET.1.1.A5", "NET.3.2.A2"], "message": ""},
+              {"id": "test_router.py::test_listening", "host": "zeitz-rt01", "status": "failed",
+               "bsi": ["NET.3.1.A1"], "message": "port 8080 open"}]
+    (runs / "verify.json").write_text(json.dumps({"hub": "zeitz", "checks": checks,
+                                                  "summary": {"passed": 1, "failed": 1}}))
+    doc = json.loads(run_audit(rendered, "zeitz").evidence.read_text())
+    assert doc["bsi"][0]["status"] == "pass" and doc["bsi"][0]["basis"] == "live"
+    assert doc["bsi"][8]["status"] == "fail"
+    assert "verify:zeitz-rt01:test_router.py::test_listening" in doc["bsi"][8]["evidence"]
+
+
+def test_stale_verify_result_is_not_used(rendered):
+    import os
+    runs = rendered / ".hubkit" / "runs" / "zeitz"
+    runs.mkdir(parents=True)
+    v = runs / "verify.json"
+    v.write_text(json.dumps({"hub": "zeitz", "checks": [{"id": "t", "host": "hub", "status": "passed",
+                                                         "bsi": ["NET.3.1.A1"]}], "summary": {}}))
+    os.utime(v, (1, 1))  # older than the render
+    doc = json.loads(run_audit(rendered, "zeitz").evidence.read_text())
+    assert doc["bsi"][8]["status"] == "manual"
+    assert "stale" in doc["verify"]["note"]
+
+
+def test_no_secret_in_report_or_evidence(rendered):
+    res = run_audit(rendered, "zeitz")
+    text = res.report.read_text() + res.evidence.read_text()
+    for s in secret_values(rendered, "zeitz"):
+        assert s not in text
+
+
+def test_audit_refuses_to_write_a_leaked_secret(rendered):
+    import pytest
+
+    from hubkit.errors import HubkitError
+    leak = secret_values(rendered, "zeitz")[1]
+    runs = rendered / ".hubkit" / "runs" / "zeitz"
+    runs.mkdir(parents=True)
+    (runs / "configure.json").write_text(json.dumps({"hosts": {}, "changed_tasks": [{"msg": leak}], "rc": 0}))
+    with pytest.raises(HubkitError, match="secret"):
+        run_audit(rendered, "zeitz")
+    assert not (rendered / "audit" / "zeitz" / "report.html").exists()
+
+
+def test_git_history_is_evidence_when_the_fleet_is_a_repo(rendered):
+    import subprocess
+    env = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.invalid",
+           "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.invalid", "PATH": "/usr/bin:/bin"}
+    subprocess.run(["git", "init", "-q", str(rendered)], check=True, env=env)
+    subprocess.run(["git", "-C", str(rendered), "add", "fleet.yaml", "hubs", "regions"], check=True, env=env)
+    subprocess.run(["git", "-C", str(rendered), "commit", "-qm", "zeitz: first version"], check=True, env=env)
+    doc = json.loads(run_audit(rendered, "zeitz").evidence.read_text())
+    assert doc["git"]["commits"][0]["subject"] == "zeitz: first version"
+    assert "git.history" in doc["bsi"][16]["evidence"]

@@ -1,0 +1,155 @@
+"""The open engine with toy steps: skip, resume, --from, Ctrl-C, kill -9."""
+
+from __future__ import annotations
+
+import pytest
+
+from hubkit.errors import HubkitError, PrerequisiteError, UsageError
+from hubkit.journal import Journal, journal_path
+from hubkit.pipeline import RunContext, Step, StepFailed, run_pipeline
+
+
+class World:
+    """Toy steps whose inputs and failures the test controls."""
+
+    def __init__(self):
+        self.inputs = {"a": 1, "b": 1, "c": 1}
+        self.fail = set()
+        self.interrupt = set()
+        self.ran = []
+        self.current = {"a": True, "b": True, "c": True}
+
+    def step(self, name):
+        def run(ctx):
+            self.ran.append(name)
+            if name in self.interrupt:
+                raise KeyboardInterrupt
+            if name in self.fail:
+                raise HubkitError(f"{name} broke", "fix it")
+            return f"{name} done"
+        return Step(name, run, lambda ctx: self.inputs[name], current=lambda ctx: self.current[name])
+
+    def steps(self):
+        return [self.step(n) for n in ("a", "b", "c")]
+
+
+@pytest.fixture
+def world():
+    return World()
+
+
+@pytest.fixture
+def ctx(tmp_path):
+    return RunContext(tmp_path, "zeitz")
+
+
+def results(report):
+    return [(s.step, s.result) for s in report.steps]
+
+
+def test_first_run_runs_everything_and_journals(world, ctx):
+    rep = run_pipeline(world.steps(), ctx)
+    assert world.ran == ["a", "b", "c"]
+    assert results(rep) == [("a", "ok"), ("b", "ok"), ("c", "ok")]
+    entries = Journal(journal_path(ctx.fleet_root, "zeitz")).entries()
+    ends = [e for e in entries if e["event"] == "end"]
+    assert [(e["step"], e["result"]) for e in ends] == [("a", "ok"), ("b", "ok"), ("c", "ok")]
+    assert all(len(e["input_hash"]) == 64 and e["duration_s"] >= 0 for e in ends)
+
+
+def test_rerun_skips_unchanged_succeeded_steps_and_says_so(world, ctx):
+    run_pipeline(world.steps(), ctx)
+    world.ran.clear()
+    seen = []
+    rep = run_pipeline(world.steps(), ctx, on_event=lambda k, r: seen.append((k, r.step, r.message)))
+    assert world.ran == []
+    assert results(rep) == [("a", "skipped"), ("b", "skipped"), ("c", "skipped")]
+    assert all(k == "skip" and "unchanged" in m for k, _, m in seen)
+
+
+def test_changed_inputs_rerun_only_that_step(world, ctx):
+    run_pipeline(world.steps(), ctx)
+    world.ran.clear()
+    world.inputs["b"] = 2
+    rep = run_pipeline(world.steps(), ctx)
+    assert world.ran == ["b"]
+    assert results(rep)[1] == ("b", "ok")
+
+
+def test_effect_gone_reruns_step(world, ctx):
+    run_pipeline(world.steps(), ctx)
+    world.ran.clear()
+    world.current["a"] = False  # e.g. the lab was taken down
+    run_pipeline(world.steps(), ctx)
+    assert world.ran == ["a"]
+
+
+def test_failure_stops_and_resumes_at_failed_step(world, ctx):
+    world.fail.add("b")
+    with pytest.raises(StepFailed) as exc:
+        run_pipeline(world.steps(), ctx)
+    assert exc.value.step == "b" and "b broke" in exc.value.format()
+    assert "resumes at b" in exc.value.format()
+    assert world.ran == ["a", "b"]
+    world.ran.clear()
+    world.fail.clear()
+    starts = []
+    rep = run_pipeline(world.steps(), ctx, on_event=lambda k, r: k == "start" and starts.append(r))
+    assert world.ran == ["b", "c"]
+    assert results(rep) == [("a", "skipped"), ("b", "ok"), ("c", "ok")]
+    assert starts[0].step == "b" and starts[0].message.startswith("resuming: last attempt failed")
+
+
+def test_failure_keeps_the_cause_exit_code(world, ctx):
+    def run(ctx):
+        raise PrerequisiteError("not root", "run as root")
+    with pytest.raises(StepFailed) as exc:
+        run_pipeline([Step("x", run, lambda c: 1)], ctx)
+    assert exc.value.exit_code == 3
+
+
+def test_from_forces_step_and_later_ones(world, ctx):
+    run_pipeline(world.steps(), ctx)
+    world.ran.clear()
+    rep = run_pipeline(world.steps(), ctx, from_step="b")
+    assert world.ran == ["b", "c"]
+    assert results(rep) == [("a", "not_run"), ("b", "ok"), ("c", "ok")]
+
+
+def test_from_unknown_step_is_a_usage_error(world, ctx):
+    with pytest.raises(UsageError, match="unknown step 'zz'"):
+        run_pipeline(world.steps(), ctx, from_step="zz")
+
+
+def test_ctrl_c_journals_interruption_and_resumes_there(world, ctx):
+    world.interrupt.add("b")
+    with pytest.raises(KeyboardInterrupt):
+        run_pipeline(world.steps(), ctx)
+    state = Journal(journal_path(ctx.fleet_root, "zeitz")).states()
+    assert state["a"].done and state["b"].result == "interrupted" and "c" not in state
+    world.interrupt.clear()
+    world.ran.clear()
+    run_pipeline(world.steps(), ctx)
+    assert world.ran == ["b", "c"]
+
+
+def test_killed_run_leaves_start_without_end_and_resumes_there(world, ctx):
+    run_pipeline(world.steps(), ctx)
+    j = Journal(journal_path(ctx.fleet_root, "zeitz"))
+    # What kill -9 during step b leaves behind: its start entry, then a torn line.
+    j.append({"run": "killed", "step": "b", "event": "start", "input_hash": "x"})
+    with open(j.path, "a") as fh:
+        fh.write('{"run": "killed", "step": "b", "ev')
+    assert j.states()["b"].result == "incomplete"
+    world.ran.clear()
+    run_pipeline(world.steps(), ctx)
+    assert world.ran == ["b"]  # a skipped, b re-run, c unchanged and done
+
+
+def test_disabled_step_is_reported_not_run(world, ctx):
+    steps = world.steps()
+    steps[1] = Step("b", steps[1].run, steps[1].inputs, disabled=lambda c: "not requested (--lab)")
+    rep = run_pipeline(steps, ctx)
+    assert world.ran == ["a", "c"]
+    assert rep.steps[1].result == "disabled" and "--lab" in rep.steps[1].message
+    assert rep.ok
