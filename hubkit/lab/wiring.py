@@ -62,6 +62,8 @@ def plan(topo: Topology, prefix: str, site_prefix, core_networks=()) -> Plan:
     mgmt_seg = topo.segments.get("mgmt")
     router_mgmt = str(mgmt_seg.router_address.ip) if mgmt_seg else None
     links: list[Link] = []
+    # Switch port names follow render's switch/linux-bridge.json (p<NN>, up<vlan>), so the
+    # switch role converging that model finds the lab's day-0 wiring already right.
 
     router = Node(topo.router.name, "router", ns(topo.router), str(topo.router.address.ip),
                   forwarding=True)
@@ -69,8 +71,8 @@ def plan(topo: Topology, prefix: str, site_prefix, core_networks=()) -> Plan:
     for seg in sorted(topo.segments.values(), key=lambda s: s.vlan):
         switch.bridges.append(seg.bridge)
         router.addresses.append((seg.router_iface, str(seg.router_address)))
-        links.append(Link(router.netns, seg.router_iface, switch.netns, f"rt{seg.vlan}"))
-        switch.masters.append((f"rt{seg.vlan}", seg.bridge))
+        links.append(Link(router.netns, seg.router_iface, switch.netns, f"up{seg.vlan}"))
+        switch.masters.append((f"up{seg.vlan}", seg.bridge))
     switch.addresses.append(("br-mgmt", str(topo.switch.address)))
     if router_mgmt:
         switch.routes.append(("default", router_mgmt))
@@ -103,7 +105,7 @@ def plan(topo: Topology, prefix: str, site_prefix, core_networks=()) -> Plan:
         node = Node(ws.name, "workstation", ns(ws), str(ws.address.ip))
         node.addresses.append(("eth0", str(ws.address)))
         node.routes.append(("default", str(seg.router_address.ip)))
-        port = f"swp{ws.switch_port}" if ws.switch_port else f"swx{i}"
+        port = f"p{ws.switch_port:02d}" if ws.switch_port else f"swx{i}"
         links.append(Link(node.netns, "eth0", switch.netns, port))
         switch.masters.append((port, seg.bridge))
         workstations.append(node)
@@ -114,7 +116,7 @@ def plan(topo: Topology, prefix: str, site_prefix, core_networks=()) -> Plan:
     mgmt.addresses.append(("eth0", str(m.address)))
     if router_mgmt:
         mgmt.routes.append(("default", router_mgmt))
-    port = f"swp{m.switch_port}" if m.switch_port else "lab0"
+    port = f"p{m.switch_port:02d}" if m.switch_port else "lab0"
     links.append(Link(mgmt.netns, "eth0", switch.netns, port))
     switch.masters.append((port, "br-mgmt"))
     return Plan(prefix, [router, switch, *workstations, core, mgmt], links)

@@ -47,8 +47,8 @@ def test_switch_bridges_and_access_ports(zeitz):
     assert sorted(sw.bridges) == sorted(f"br-{s}" for s in topo.segments)
     ports = dict(sw.masters)
     for ws in topo.workstations:
-        assert ports[f"swp{ws.switch_port}"] == f"br-{ws.segment}"
-    assert ports[f"swp{topo.mgmt_host.switch_port}"] == "br-mgmt"
+        assert ports[f"p{ws.switch_port:02d}"] == f"br-{ws.segment}"
+    assert ports[f"p{topo.mgmt_host.switch_port:02d}"] == "br-mgmt"
 
 
 def test_core_holds_central_addresses_and_routes_back(zeitz):
