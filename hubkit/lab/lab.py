@@ -137,6 +137,10 @@ def up(record, rebuild: bool = False, on_event=None) -> dict:
         say("teardown", lab_id)
         down(lab_id)
     mode = hosts.detect_mode()
+    if mode == hosts.NSPAWN:
+        old = prereq.raise_inotify_limit()
+        if old is not None:
+            say("sysctl", f"fs.inotify.max_user_instances {old} -> {prereq.INOTIFY_INSTANCES}")
     img = image.require_current()
     prefix = f"{PREFIX}-{lab_id}"
     p = wiring.plan(topo, prefix, hub.network.site_prefix, hub.vpn.core_networks)

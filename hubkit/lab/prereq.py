@@ -62,3 +62,22 @@ def install_host_packages(tools=tuple(TOOLS)) -> list[str]:
             raise PrerequisiteError(f"'{' '.join(cmd)}' failed: {r.stderr.strip()[-300:]}",
                                     "check the apt sources and retry")
     return pkgs
+
+
+# Every systemd guest holds ~15 inotify instances and all lab roots are the
+# machine's root user (no user namespace), so the default of 128 runs out with
+# the second lab: guests then hang at boot ("Failed to create inotify object").
+INOTIFY_INSTANCES = 4096
+
+
+def raise_inotify_limit(path: str = "/proc/sys/fs/inotify/max_user_instances") -> int | None:
+    """Raise the per-user inotify instance limit if below INOTIFY_INSTANCES; returns the old value."""
+    try:
+        cur = int(open(path).read())
+    except OSError:
+        return None
+    if cur >= INOTIFY_INSTANCES:
+        return None
+    with open(path, "w") as f:
+        f.write(str(INOTIFY_INSTANCES))
+    return cur
