@@ -187,7 +187,7 @@ def workstation_segment(recs):
                                f"(known: {', '.join(sorted(segs))})")
 
 
-@rule("HK112", "VPN tunnel address used twice in the fleet",
+@rule("HK112", "VPN tunnel address used twice in the fleet or equal to the concentrator's",
       "allocate a free tunnel address with `hubkit new`")
 def tunnel_unique(recs):
     seen: dict[ipaddress.IPv4Address, HubRecord] = {}
@@ -269,7 +269,7 @@ def mgmt_present(recs):
             yield _finding("HK117", rec, ("network", "segments"), "network.segments has no 'mgmt' segment")
 
 
-@rule("HK118", "static uplink without address or gateway",
+@rule("HK118", "static uplink without address or gateway, or gateway outside its network",
       "set uplink.address (CIDR) and uplink.gateway, or use mode: dhcp")
 def uplink_static(recs):
     for rec in recs:

@@ -7,6 +7,7 @@ from xml.etree import ElementTree as ET
 
 import pytest
 
+from hubkit.fleet.codes import LOAD_CODES
 from hubkit.rules import RULES
 from tests.fleet.conftest import snapshot
 from tests.fleet.hubtext import ZZ, at, edit
@@ -119,7 +120,8 @@ def test_validate_sarif_2_1_0(bad_fleet, run_cli):
     run = doc["runs"][0]
     rules = run["tool"]["driver"]["rules"]
     assert run["tool"]["driver"]["name"] == "hubkit"
-    assert {r["id"] for r in rules} >= {r.code for r in RULES}
+    assert {r["id"] for r in rules} == {r.code for r in RULES} | set(LOAD_CODES)
+    assert all(r["shortDescription"]["text"] and r["help"]["text"] for r in rules)
     (res,) = run["results"]
     assert res["ruleId"] == "HK104" and rules[res["ruleIndex"]]["id"] == "HK104"
     assert res["level"] == "error" and res["message"]["text"]
