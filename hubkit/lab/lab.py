@@ -196,8 +196,13 @@ def _wait_ssh(st: State, booting, host_objs, say) -> None:
     info = load(st.lab_id)
 
     def login(n):
-        r = subprocess.run(info.ssh(n.name, "hostname"), capture_output=True, text=True, timeout=30)
-        return n.name, r.returncode, r.stdout.strip(), r.stderr.strip()
+        # sshd may answer before systemd-user-sessions removed /run/nologin: retry briefly.
+        deadline = time.monotonic() + 15
+        while True:
+            r = subprocess.run(info.ssh(n.name, "hostname"), capture_output=True, text=True, timeout=30)
+            if r.returncode == 0 or time.monotonic() > deadline:
+                return n.name, r.returncode, r.stdout.strip(), r.stderr.strip()
+            time.sleep(0.2)
 
     with ThreadPoolExecutor(max_workers=8) as pool:
         results = list(pool.map(login, booting))
