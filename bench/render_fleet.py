@@ -38,8 +38,11 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--hubs", type=int, default=1000)
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--tmp", default="/dev/shm" if Path("/dev/shm").is_dir() else None,
+                    help="Where the fleet and out dirs go (default: tmpfs /dev/shm, so the figure "
+                         "is hubkit's cost, not the disk's; pass e.g. /tmp to include the disk).")
     args = ap.parse_args()
-    with tempfile.TemporaryDirectory(prefix="hubkit-bench-render-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="hubkit-bench-render-", dir=args.tmp) as tmp:
         root = Path(tmp) / "fleet"
         _generator()(root, args.hubs)
 

@@ -78,13 +78,17 @@ def write_tree(target: Path, files: dict[str, bytes]) -> None:
         raise HubkitError(f"cannot write {target}: {e.strerror}",
                           "check that the output directory is writable") from None
     try:
-        made: set[str] = set()
-        for rel, data in files.items():
+        base = os.fspath(tmp) + os.sep
+        dirs: set[str] = set()
+        for rel in files:
             d = os.path.dirname(rel)
-            if d and d not in made:
-                os.makedirs(tmp / d, exist_ok=True)
-                made.add(d)
-            with open(tmp / rel, "wb") as f:
+            while d and d not in dirs:
+                dirs.add(d)
+                d = os.path.dirname(d)
+        for d in sorted(dirs):  # parents sort before children: one mkdir each
+            os.mkdir(base + d)
+        for rel, data in files.items():
+            with open(base + rel, "wb") as f:
                 f.write(data)
         os.chmod(tmp, 0o755)  # mkdtemp makes 0700; the tree is for review, not secret
         if not target.exists():

@@ -146,3 +146,15 @@ def test_kill_9_at_random_moments_leaves_a_complete_tree(fleet_root):
     assert verify_manifest(build) == []
     assert not [p for p in build.parent.iterdir() if p.name.startswith(".zeitz.")]
     assert (build / "docs/handbook.md").read_text().count("Venue revision 11") == 1
+
+
+def test_parallel_render_equals_sequential(fleet_root, tmp_path, monkeypatch):
+    import hubkit.render as render
+    from hubkit.fleet.repo import load_fleet
+    seq = render.render_fleet(load_fleet(fleet_root), (), True, tmp_path / "seq")
+    monkeypatch.setattr(render, "PARALLEL_MIN", 2)
+    assert render._workers(3) >= 1
+    par = render.render_fleet(load_fleet(fleet_root), (), True, tmp_path / "par")
+    assert [r.hub for r in par] == [r.hub for r in seq] == ["naumburg", "wittenberg", "zeitz"]
+    for hub in ("naumburg", "wittenberg", "zeitz"):
+        assert read_tree(tmp_path / "par" / hub) == read_tree(tmp_path / "seq" / hub)
