@@ -63,8 +63,14 @@ def up_cmd(ctx, hub_id, rebuild):
     """
     from hubkit import lab
     from hubkit.lab import prereq
+    from hubkit.errors import FindingsError
+    from hubkit.rules import validate
     prereq.require_root()
-    record = ctx.fleet().hub(hub_id)
+    fleet = ctx.fleet()
+    record = fleet.hub(hub_id)
+    errors = [f for f in validate(fleet, [hub_id]) if f.severity == "error"]
+    if errors:
+        raise FindingsError(errors)  # an invalid hub gets no lab (exit 1)
     n = len(record.model.workstations) + 3 if record.model else 0
     on_event, stop = _progress(n)
     try:

@@ -126,8 +126,8 @@ def up(record, rebuild: bool = False, on_event=None) -> dict:
     """Bring the lab of ``record`` (a HubRecord) up.  Returns ``{"noop": bool, "seconds": s}``."""
     say = on_event or (lambda *a: None)
     prereq.require_root()
-    prereq.require_tools()
     hub, topo = _hub_topology(record)
+    prereq.require_tools()
     lab_id = hub.id
     _check_id(lab_id)
     t0 = time.monotonic()

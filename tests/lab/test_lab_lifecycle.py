@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import time
+from pathlib import Path
 
 import pytest
 
@@ -84,3 +85,23 @@ def test_reboot_inside_a_host_comes_back(zeitz_lab):
             break
         time.sleep(0.2)
     assert ok, "host did not come back after reboot"
+
+
+def test_down_after_kill_9_of_nspawn_finds_guests_by_cgroup(zeitz_lab):
+    """kill -9 of the supervisors and nspawn leaves the guests running, re-parented;
+    down finds them through their cgroups and removes everything."""
+    from hubkit.lab import cgroups
+    fleet = zeitz_lab["fleet"]
+    hubkit(fleet, "lab", "up", OTHER, check=True)
+    ledger = _ledger(OTHER)
+    guests = 0
+    for cg in ledger["cgroups"]:
+        for pid in cgroups.pids(Path(cg)) - cgroups.pids(Path(cg) / "payload"):
+            os.kill(pid, signal.SIGKILL)  # supervisor shell and systemd-nspawn
+        guests += len(cgroups.pids(Path(cg) / "payload"))
+    time.sleep(0.2)
+    assert guests > 0, "the guests should outlive nspawn"
+    r = hubkit(fleet, "lab", "down", OTHER)
+    assert r.returncode == 0, r.stderr
+    left = leftovers(ledger)
+    assert left == {k: [] for k in left}

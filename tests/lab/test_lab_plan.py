@@ -164,3 +164,14 @@ def test_addresses_are_cidr(zeitz):
         for _iface, a in n.addresses:
             ipaddress.IPv4Interface(a)
             assert "/" in a
+
+
+def test_cli_refuses_an_invalid_hub_with_its_findings(run_cli, fleet, monkeypatch, tmp_path):
+    monkeypatch.setattr(state, "RUN", tmp_path / "run")
+    monkeypatch.setattr(os, "geteuid", lambda: 0)
+    hub = fleet / "hubs" / "zeitz.yaml"
+    hub.write_text(hub.read_text().replace("segment: guest}", "segment: nosuchsegment}"))
+    r = run_cli(fleet, "lab", "up", "zeitz")
+    assert r.exit_code == 1, r.output
+    assert "hubs/zeitz.yaml:" in r.output and "Traceback" not in r.output
+    assert not (tmp_path / "run").exists()  # nothing was created
