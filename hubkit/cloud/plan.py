@@ -145,27 +145,25 @@ def _mock_classes():
     return Recorder, RecordingMonitor
 
 
-def run_program(hub: Hub, passwords: Mapping[str, Any]) -> Plan:
-    """Run ``program(hub)`` under mocks and return what it declared (secrets masked)."""
+def record(fn, hub_id: str) -> Plan:
+    """Run ``fn`` (a Pulumi program) under mocks as stack ``hub_id``; return what it declared."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
         import pulumi
         from pulumi.runtime.stack import run_in_stack
         from pulumi.runtime.sync_await import _sync_await
 
-        from hubkit.cloud.stack import load_program
-        hubstack = load_program()
         Recorder, RecordingMonitor = _mock_classes()
         mocks = Recorder()
         monitor = RecordingMonitor(mocks)
         # preview=True: with False, inputs built from other resources' outputs vanish.
-        pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=hub.id, preview=True, monitor=monitor)
+        pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=hub_id, preview=True, monitor=monitor)
         pulumi.runtime.settings.SETTINGS.rpc_manager.clear()
         pulumi.runtime.settings.SETTINGS.outputs.clear()
         # One root Stack at a time: clear the previous run's (several plans per process).
         pulumi.runtime.settings.set_root_resource(None)
         try:
-            _sync_await(run_in_stack(lambda: hubstack.program(hub, passwords)))
+            _sync_await(run_in_stack(fn))
         finally:
             pulumi.runtime.settings.set_root_resource(None)
     resources = [
@@ -173,7 +171,16 @@ def run_program(hub: Hub, passwords: Mapping[str, Any]) -> Plan:
                         rec["provider"], mask(rec["inputs"]))
         for urn, rec in sorted(monitor.records.items(), key=lambda kv: (kv[1]["name"], kv[0]))
     ]
-    return Plan(hub.id, resources, mask(monitor.stack_outputs), sorted(set(monitor.duplicates)))
+    return Plan(hub_id, resources, mask(monitor.stack_outputs), sorted(set(monitor.duplicates)))
+
+
+def run_program(hub: Hub, passwords: Mapping[str, Any]) -> Plan:
+    """Run ``program(hub)`` under mocks and return what it declared (secrets masked)."""
+    from hubkit.cloud.stack import load_program
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        hubstack = load_program()
+    return record(lambda: hubstack.program(hub, passwords), hub.id)
 
 
 def placeholder_passwords(hub: Hub) -> dict[str, str]:
