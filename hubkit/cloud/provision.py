@@ -114,7 +114,13 @@ def _summary(spec: RunSpec, result, changes: Mapping[str, int] | None) -> dict:
         outputs[key] = "[secret]" if out.secret else out.value
     return {"hub": spec.hub_id, "action": spec.action, "stack": spec.stack_name,
             "backend": _redact_url(spec.backend_url),
-            "changes": dict(sorted((changes or {}).items())), "outputs": outputs}
+            "changes": _changes(changes), "outputs": outputs}
+
+
+def _changes(changes: Mapping[Any, int] | None) -> dict[str, int]:
+    """The engine's OpMap (OpType enum keys) as plain sorted JSON."""
+    return {str(getattr(op, "value", op)): int(n) for op, n in
+            sorted((changes or {}).items(), key=lambda kv: str(getattr(kv[0], "value", kv[0])))}
 
 
 def _redact_url(url: str) -> str:

@@ -182,3 +182,25 @@ def test_real_preview_of_empty_program_uses_file_backend(fleet_root, monkeypatch
     assert summary["stack"] == "zeitz" and summary["action"] == "preview"
     assert stat.S_IMODE(spec.state_dir.stat().st_mode) == 0o700
     assert list(spec.state_dir.rglob("zeitz.json*")), "no stack file in the file backend"
+
+
+def test_summary_of_engine_result_is_plain_sorted_json(fleet_root):
+    """The JSON summary lists resource changes with the engine's OpType keys as strings."""
+    from pulumi.automation import OpType, OutputValue
+    from pulumi.automation._stack import UpdateSummary, UpResult
+
+    spec = provision.build_spec(fleet_root, "zeitz", "up",
+                                env={"HUBKIT_STATE_URL": "postgres://u:pw@db:5432/p"})
+    import datetime as dt
+    # The engine's own result types, built as the Automation API builds them from `pulumi up`.
+    summary = UpdateSummary(kind="update", start_time=dt.datetime(2026, 1, 1), message="", environment={},
+                            config={}, result="succeeded",
+                            resource_changes={OpType.UPDATE: 1, OpType.CREATE: 25})
+    result = UpResult("", "", summary,
+                      {"hub": OutputValue("zeitz", False), "pw": OutputValue("s3cret", True)})
+    summary = provision._summary(spec, result, result.summary.resource_changes)
+    assert json.loads(json.dumps(summary, sort_keys=True)) == {
+        "hub": "zeitz", "action": "up", "stack": "zeitz",
+        "backend": "postgres://[credentials]@db:5432/p",
+        "changes": {"create": 25, "update": 1},
+        "outputs": {"hub": "zeitz", "pw": "[secret]"}}
