@@ -107,13 +107,19 @@ def generate(root: Path, n: int) -> list[Path]:
     return paths
 
 
-def best(fn, repeat: int) -> float:
-    times = []
+def best(fn, repeat: int) -> tuple[float, float]:
+    """Best wall-clock and best CPU time of ``repeat`` runs.
+
+    CPU time is printed too because the machine is shared: wall time then
+    includes waiting for a core.
+    """
+    walls, cpus = [], []
     for _ in range(repeat):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         fn()
-        times.append(time.perf_counter() - t0)
-    return min(times)
+        walls.append(time.perf_counter() - t0)
+        cpus.append(time.process_time() - c0)
+    return min(walls), min(cpus)
 
 
 def main() -> int:
@@ -143,15 +149,18 @@ def main() -> int:
             for p in files:
                 yaml.load(p.read_bytes().decode("utf-8"), Loader=loader)
 
-        hub_t = best(hubkit_run, args.repeat)
-        ev_t = best(events_run, args.repeat)
-        ld_t = best(load_run, args.repeat)
-    print(f"hubs: {args.hubs}  (best of {args.repeat})")
-    print(f"hubkit load_fleet + validate : {hub_t:.3f} s  ({hub_t / args.hubs * 1e3:.2f} ms/hub)")
-    print(f"baseline yaml.parse events   : {ev_t:.3f} s  ratio {hub_t / ev_t:.2f}x")
-    print(f"baseline yaml.load CSafeLoader: {ld_t:.3f} s  ratio {hub_t / ld_t:.2f}x")
+        hub_t, hub_c = best(hubkit_run, args.repeat)
+        ev_t, ev_c = best(events_run, args.repeat)
+        ld_t, ld_c = best(load_run, args.repeat)
+    print(f"hubs: {args.hubs}  (best of {args.repeat}; wall / cpu)")
+    print(f"hubkit load_fleet + validate  : {hub_t:.3f} s / {hub_c:.3f} s "
+          f"({hub_t / args.hubs * 1e3:.2f} ms/hub)")
+    print(f"baseline yaml.parse events    : {ev_t:.3f} s / {ev_c:.3f} s  "
+          f"ratio {hub_t / ev_t:.2f}x / {hub_c / ev_c:.2f}x")
+    print(f"baseline yaml.load CSafeLoader: {ld_t:.3f} s / {ld_c:.3f} s  "
+          f"ratio {hub_t / ld_t:.2f}x / {hub_c / ld_c:.2f}x")
     target = 1.0 * args.hubs / 1000
-    print(f"target <= {target:.2f} s: {'met' if hub_t <= target else 'NOT met'}")
+    print(f"target <= {target:.2f} s wall: {'met' if hub_t <= target else 'NOT met'}")
     return 0
 
 

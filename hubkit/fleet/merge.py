@@ -31,14 +31,16 @@ def is_remove(value, key_field: str | None = None) -> bool:
 
 
 def merge_layers(layers: list[YMap]) -> YMap:
-    result = layers[0]
-    result = _strip(result)
+    # Looking for `_remove` markers walks every map; skip it when no layer
+    # file contains the word (the common case).
+    strip = any(getattr(layer, "has_remove", True) for layer in layers)
+    result = _strip(layers[0]) if strip else layers[0]
     for layer in layers[1:]:
-        result = _merge_map(result, layer, top=True)
+        result = _merge_map(result, layer, top=True, strip=strip)
     return result
 
 
-def _merge_map(base: YMap, over: YMap, top: bool = False) -> YMap:
+def _merge_map(base: YMap, over: YMap, top: bool = False, strip: bool = True) -> YMap:
     out = YMap(over.origin)
     out.update(base)
     out.key_origins.update(base.key_origins)
@@ -46,7 +48,7 @@ def _merge_map(base: YMap, over: YMap, top: bool = False) -> YMap:
     out.history.update(base.history)
     for key, value in over.items():
         origin = over.value_origins[key]
-        if is_remove(value):
+        if strip and is_remove(value):
             if key in out:
                 out.history[key] = out.history.get(key, []) + [out.value_origins[key]]
                 del out[key]
@@ -57,12 +59,12 @@ def _merge_map(base: YMap, over: YMap, top: bool = False) -> YMap:
             prev = out[key]
             out.history[key] = out.history.get(key, []) + [out.value_origins[key]]
             if isinstance(prev, YMap) and isinstance(value, YMap):
-                value = _merge_map(prev, value)
+                value = _merge_map(prev, value, strip=strip)
             elif top and key in KEYED_LISTS and isinstance(prev, YList) and isinstance(value, YList):
-                value = _merge_keyed(prev, value, KEYED_LISTS[key])
-            else:
+                value = _merge_keyed(prev, value, KEYED_LISTS[key], strip)
+            elif strip:
                 value = _strip(value, KEYED_LISTS.get(key) if top else None)
-        else:
+        elif strip:
             value = _strip(value, KEYED_LISTS.get(key) if top else None)
         out[key] = value
         out.key_origins[key] = over.key_origins[key]
@@ -74,7 +76,7 @@ def _item_key(item, key_field: str):
     return item.get(key_field) if isinstance(item, dict) else None
 
 
-def _merge_keyed(base: YList, over: YList, key_field: str) -> YList:
+def _merge_keyed(base: YList, over: YList, key_field: str, strip: bool = True) -> YList:
     out = YList(over.origin)
     items = list(zip(base, base.item_origins))
     # Origins of earlier versions of each item, by index into ``items``.
@@ -93,11 +95,11 @@ def _merge_keyed(base: YList, over: YList, key_field: str) -> YList:
                 removed.add(i)
             else:
                 history[i] = history.get(i, []) + [items[i][1]]
-                items[i] = (_merge_map(items[i][0], item), origin)
+                items[i] = (_merge_map(items[i][0], item, strip=strip), origin)
         elif not is_remove(item, key_field):
             if k is not None:
                 index[k] = len(items)
-            items.append((_strip(item), origin))
+            items.append((_strip(item) if strip else item, origin))
     for i, (item, origin) in enumerate(items):
         if i not in removed:
             if i in history:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import gc
 import ipaddress
 import os
 import re
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -134,8 +136,29 @@ def _safe_load(path: Path, display: str, findings: list[Finding]):
     return None
 
 
+@contextmanager
+def _gc_paused():
+    """Pause the cyclic garbage collector while building many small trees.
+
+    Loading allocates hundreds of thousands of long-lived, acyclic containers;
+    the collector would rescan them again and again (about half of the load
+    time for 1,000 hubs).  Reference counting still frees everything.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 def load_fleet(root: Path | str) -> Fleet:
-    root = Path(root)
+    with _gc_paused():
+        return _load_fleet(Path(root))
+
+
+def _load_fleet(root: Path) -> Fleet:
     fleet_path = root / FLEET_FILE
     if not fleet_path.is_file():
         raise UsageError(f"no {FLEET_FILE} in {root}",
@@ -149,8 +172,11 @@ def load_fleet(root: Path | str) -> Fleet:
         except ValidationError as e:
             findings.extend(schema_findings(e, tree, None))
     defaults = tree.get("defaults") if isinstance(tree, YMap) else None
-    if not isinstance(defaults, YMap):
+    if isinstance(defaults, YMap):
+        defaults.has_remove = getattr(tree, "has_remove", True)
+    else:
         defaults = YMap(Origin(FLEET_FILE, 1, 1))
+        defaults.has_remove = False
 
     hubs: dict[str, HubRecord] = {}
     regions: dict[str, YMap | None] = {}

@@ -29,10 +29,12 @@ class YMap(dict):
     layer overrode; ``hubkit explain`` prints that chain.
     """
 
-    __slots__ = ("origin", "key_origins", "value_origins", "history")
+    # ``has_remove`` is set on a file's root only: whether the file mentions
+    # ``_remove`` at all, so merging can skip looking for markers.
+    __slots__ = ("origin", "key_origins", "value_origins", "history", "has_remove")
 
     def __init__(self, origin: Origin):
-        super().__init__()
+        # dict.__init__ with no arguments does nothing; skipped for speed.
         self.origin = origin
         self.key_origins: dict = {}
         self.value_origins: dict = {}
@@ -184,6 +186,7 @@ def load_text(text: str, path: str):
         origin = getattr(root, "origin", Origin(path, 1, 1))
         _fail("HK005", f"top level is a {_kind(root)}, not a mapping", origin,
               "the file must be a mapping of keys to values")
+    root.has_remove = "_remove" in text
     return root
 
 
