@@ -237,8 +237,8 @@ def prune(all_images: bool = False) -> list[str]:
     if not CACHE.is_dir():
         return removed
     for d in sorted(CACHE.iterdir()):
-        if d.name == ".lock":
-            continue
+        if not d.name.startswith(".tmp-") and not (d / "meta.json").is_file():
+            continue  # not an image: leave it alone
         if d.name.startswith(".tmp-"):
             pid = d.name.rsplit("-", 1)[-1]
             if pid.isdigit() and Path(f"/proc/{pid}").exists():

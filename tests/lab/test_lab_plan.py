@@ -175,3 +175,21 @@ def test_cli_refuses_an_invalid_hub_with_its_findings(run_cli, fleet, monkeypatc
     assert r.exit_code == 1, r.output
     assert "hubs/zeitz.yaml:" in r.output and "Traceback" not in r.output
     assert not (tmp_path / "run").exists()  # nothing was created
+
+
+def test_image_prune_keeps_current_and_in_use(tmp_path, monkeypatch):
+    monkeypatch.setattr(image, "CACHE", tmp_path)
+    monkeypatch.setattr(os, "geteuid", lambda: 0)
+    monkeypatch.setattr(state, "RUN", tmp_path / "run")
+    cur = image.image_hash()
+    for h in (cur, "old0000000000000", "used000000000000"):
+        (tmp_path / h / "rootfs").mkdir(parents=True)
+        (tmp_path / h / "meta.json").write_text(json.dumps({"size_bytes": 1}))
+    (tmp_path / ".tmp-dead-999999999").mkdir()  # a killed build (no such pid)
+    st = state.State("somelab")
+    st.set(image="used000000000000")
+    assert image.status()["current_built"] is True
+    removed = image.prune()
+    assert sorted(removed) == [".tmp-dead-999999999", "old0000000000000"]
+    assert (tmp_path / cur).is_dir() and (tmp_path / "used000000000000").is_dir()
+    assert image.prune(all_images=True) == [cur]
