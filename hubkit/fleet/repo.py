@@ -190,7 +190,9 @@ def _load_fleet(root: Path) -> Fleet:
         rec = HubRecord(hub_id, display)
         hubs[hub_id] = rec
         hub_tree = _safe_load(hubs_dir / name, display, rec.findings)
-        if hub_tree is None:
+        if hub_tree is None or tree is None:
+            # Without a readable fleet.yaml there are no defaults; merging
+            # would only bury its error under "missing key" findings.
             continue
         layers = [defaults]
         rec.layers = [FLEET_FILE]

@@ -132,7 +132,20 @@ def test_bomb_in_fleet_yaml_is_located(fleet):
     rc, out, err, _ = run_validate(fleet)
     assert rc == 1 and "Traceback" not in out + err
     assert out.startswith("fleet.yaml:6:15: error HK006: ")
+    assert len(out.splitlines()) == 1  # no cascade of missing-key findings
     assert snapshot(fleet) == before
+
+
+def test_syntax_error_in_fleet_yaml_is_one_error(fleet):
+    (fleet / "fleet.yaml").write_text("pools:\n  sites: [10.0.0.0/8\n")
+    (fleet / "hubs/bad.yaml").write_text("id: bad\nid: bad\n")
+    rc, out, err, _ = run_in_process(fleet)
+    assert rc == 1 and "Traceback" not in out + err
+    assert out.splitlines() == [
+        "fleet.yaml:3:1: error HK001: YAML syntax error: did not find expected ',' or ']' "
+        "(hint: check indentation, quoting and brackets near this position)",
+        "hubs/bad.yaml:2:1: error HK002: duplicate key 'id' (first defined at hubs/bad.yaml:1:1) "
+        "(hint: remove one of the two entries)"]
 
 
 def test_syntax_error_in_region_is_located(fleet):

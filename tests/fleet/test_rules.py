@@ -112,3 +112,28 @@ def test_conflict_is_reported_when_validating_either_hub(fleet, write, old, new)
     assert both.hub == "zz" and both.related == "zeitz"
     assert findings_of(fleet, "zeitz") == [both]
     assert findings_of(fleet, "naumburg") == []
+
+
+# Near misses that every rule must accept (the passing side at the boundary).
+PASSING = [
+    ("HK101", [("10.64.100.0/22", "10.64.12.0/22"), ("10.64.100.0/24", "10.64.12.0/24"),
+               ("10.64.101.0/27", "10.64.13.0/27")]),           # adjacent to naumburg/wittenberg
+    ("HK102", [("10.64.101.0/27", "10.64.103.224/27")]),         # last block of the site
+    ("HK104", [("vlan: 99", "vlan: 11")]),
+    ("HK105", [("vlan: 99", "vlan: 4094"), ("vlan: 10", "vlan: 1")]),
+    ("HK107", [("zz-sw01", "zz-sw01.hub.example.org")]),
+    ("HK109", [("zz-lead, full", "_svc-1, full"), ("assigned_to: zz-lead", "assigned_to: _svc-1")]),
+    ("HK110", [("workplaces: 2", "workplaces: 1")]),              # exactly full
+    ("HK116", [("assigned_to: zz-lead}", "assigned_to: zz-lead, port: 23}")]),
+    ("HK118", [("router:\n", "uplink: {mode: static, address: 192.0.2.10/24, gateway: 192.0.2.1}\n"
+                "router:\n")]),
+]
+
+
+@pytest.mark.parametrize("code,edits", PASSING, ids=[c[0] for c in PASSING])
+def test_rule_accepts_boundary_case(fleet, write, code, edits):
+    text = ZZ
+    for old, new in edits:
+        text = edit(text, old, new)
+    write(F, text)
+    assert findings_of(fleet) == []
