@@ -68,7 +68,7 @@ CHECKS: tuple[Check, ...] = (
     Check(13, "Logs shipped to a central server",
           ("OPS.1.1.5.A5", "OPS.1.1.5.A6", "OPS.1.1.5.A10"),
           evidence=("logging.central",),
-          missing="render a log forwarder to services.central.syslog, or show the site's log shipping"),
+          missing="log forwarding is set up by the common role at configure time; " + LIVE_MISSING),
     Check(14, "NTP synchronised, one timestamp format; no external time sync into the firewall",
           ("OPS.1.1.5.A4", "NET.3.2.A22"),
           evidence=("ntp.central",)),
@@ -83,7 +83,7 @@ CHECKS: tuple[Check, ...] = (
           evidence=("manifest.integrity", "git.history")),
     Check(18, "Automatic updates at least daily; package signatures verified",
           ("SYS.2.1.A3", "OPS.1.1.3.A15", "OPS.1.1.3.A10"),
-          evidence=("updates.automatic", "apt.signed")),
+          evidence=("updates.automatic", "apt.signed"), needs_live=True, missing=LIVE_MISSING),
     Check(19, "Boot protection / firmware password on clients",
           ("SYS.2.1.A8", "SYS.2.1.A13"),
           manual="per physical workstation: firmware (UEFI) password set, boot order locked "

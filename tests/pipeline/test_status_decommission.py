@@ -1,0 +1,132 @@
+"""status, decommission (no lab), IPAM release warnings, lock refusal, canary through the CLI."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import subprocess
+import sys
+
+from hubkit import ipam
+from hubkit.journal import Journal, journal_path
+
+from .conftest import CANARY_PASSWORD, HUBKIT, all_text_under, hubkit, secret_values
+
+
+def test_status_reports_each_stage(rendered, run_cli):
+    from hubkit.audit import run_audit
+    run_audit(rendered, "zeitz")
+    r = run_cli(rendered, "status", "--json")
+    assert r.exit_code == 0
+    rows = {h["id"]: h for h in json.loads(r.output)["hubs"]}
+    assert set(rows) == {"naumburg", "wittenberg", "zeitz"}
+    z = rows["zeitz"]
+    assert z["validated"] and z["rendered"] and z["up_to_date"] is True and len(z["hash"]) == 12
+    assert z["configure"] is None and z["verify"] is None and z["lab_running"] is False
+    summary = json.loads((rendered / "audit" / "zeitz" / "evidence.json").read_text())["summary"]
+    assert {k: z["audit"][k] for k in summary} == summary and z["audit"]["pass"] > 0
+    assert rows["naumburg"]["rendered"] is False
+    # A changed hub file makes the render stale.
+    hub = rendered / "hubs" / "zeitz.yaml"
+    hub.write_text(hub.read_text().replace("quota_gb: 200", "quota_gb: 300"))
+    z = {h["id"]: h for h in json.loads(run_cli(rendered, "status", "--json").output)["hubs"]}["zeitz"]
+    assert z["up_to_date"] is False
+    table = run_cli(rendered, "status")
+    assert "STALE" in table.output and "zeitz" in table.output
+
+
+def test_open_without_lab_stops_at_configure_and_journals(rendered):
+    r = hubkit(rendered, "open", "zeitz")
+    assert r.returncode == 3, r.stderr
+    assert "configuring the site's real hosts needs confirmation" in r.stderr
+    assert "Traceback" not in r.stderr
+    for step in ("validate", "secrets", "render", "plan"):
+        assert f"✓ {step}" in r.stderr
+    assert "lab                skipped: not requested" in r.stderr
+    states = Journal(journal_path(rendered, "zeitz")).states()
+    assert states["configure"].result == "failed" and states["plan"].done
+    # The re-run says it skips the unchanged steps and resumes at configure.
+    r2 = hubkit(rendered, "open", "zeitz")
+    assert r2.stderr.count("skipped: inputs unchanged") == 4
+    assert "resuming: last attempt failed" in r2.stderr
+
+
+def test_open_refused_while_another_run_holds_the_lock(rendered):
+    holder = subprocess.Popen(
+        [sys.executable, "-c",
+         "import sys; from hubkit.lock import hub_lock\n"
+         "with hub_lock(sys.argv[1], 'zeitz', command='open'):\n"
+         "    print('held', flush=True); sys.stdin.read()", str(rendered)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        r = hubkit(rendered, "open", "zeitz")
+        assert r.returncode == 1
+        assert f"PID {holder.pid}" in r.stderr and "'open'" in r.stderr and "locked" in r.stderr
+        assert not journal_path(rendered, "zeitz").exists()  # refused before doing anything
+    finally:
+        holder.stdin.close()
+        holder.wait(timeout=10)
+
+
+def test_canary_secrets_absent_from_outputs_journal_and_logs(rendered):
+    logs = []
+    for args in (("-vv", "open", "zeitz"), ("-vv", "audit", "zeitz"), ("-vv", "status", "--json")):
+        r = hubkit(rendered, *args)
+        logs.append(r.stdout + r.stderr)
+    texts = all_text_under(rendered)
+    assert any(k.startswith(".hubkit/journal/") for k in texts)
+    assert any(k.startswith("audit/zeitz/") for k in texts)
+    for secret in secret_values(rendered, "zeitz"):
+        for name, text in texts.items():
+            assert secret not in text, f"secret found in {name}"
+        assert all(secret not in log for log in logs)
+    assert CANARY_PASSWORD not in "".join(logs)
+
+
+def test_decommission_refuses_without_yes_when_not_interactive(rendered):
+    r = hubkit(rendered, "decommission", "zeitz")
+    assert r.returncode == 2 and "pass --yes" in r.stderr
+    assert (rendered / "hubs" / "zeitz.yaml").is_file()
+
+
+def test_decommission_archives_moves_and_releases(rendered):
+    from hubkit.audit import run_audit
+    run_audit(rendered, "zeitz")
+    hubkit(rendered, "open", "zeitz")  # leaves a journal and a plan record
+    r = hubkit(rendered, "decommission", "zeitz", "--yes")
+    assert r.returncode == 0, r.stderr
+    arch = rendered / "archive" / "zeitz"
+    assert (arch / "build" / "manifest.json").is_file()
+    assert (arch / "audit" / "report.html").is_file()
+    assert (arch / "journal" / "zeitz.jsonl").is_file()
+    assert (arch / "runs" / "plan.json").is_file()
+    assert (arch / "secrets" / "zeitz.vault.yml").is_file()
+    # No pulumi CLI here: the resources an operator must destroy are listed.
+    listed = (arch / "cloud-to-destroy.txt").read_text()
+    assert "keycloak:index/user:User zeitz-" in listed and "must destroy" in r.stdout
+    for gone in ("build/zeitz", "audit/zeitz", ".hubkit/runs/zeitz", ".hubkit/journal/zeitz.jsonl",
+                 "hubs/zeitz.yaml", "secrets/zeitz.vault.yml"):
+        assert not (rendered / gone).exists(), gone
+    assert (rendered / "hubs" / "_decommissioned" / "zeitz.yaml").is_file()
+    rel = ipam.releases(rendered)
+    assert {r["prefix"] for r in rel} == {"10.64.0.0/22", "10.255.0.2"}
+    assert all(r["hub"] == "zeitz" and r["released"] == dt.date.today() for r in rel)
+    # The loader ignores the decommissioned hub; validate still passes.
+    assert hubkit(rendered, "validate").returncode == 0
+
+
+def test_new_hub_on_recently_released_prefix_warns(rendered):
+    assert hubkit(rendered, "decommission", "zeitz", "--yes").returncode == 0
+    r = hubkit(rendered, "new", "querfurt", "--name", "DigitalHub Querfurt", "--municipality",
+               "Querfurt", "--workplaces", "3")
+    assert r.returncode == 0, r.stderr
+    assert "site_prefix: 10.64.0.0/22" in (rendered / "hubs" / "querfurt.yaml").read_text()
+    assert "warning: 10.64.0.0/22 overlaps 10.64.0.0/22, released by hub zeitz 0 day(s) ago" in r.stderr
+
+
+def test_release_warning_expires_after_90_days(tmp_path):
+    ipam.record_release(tmp_path, "old", ["10.64.4.0/22"], dt.date(2026, 1, 1))
+    assert ipam.release_warnings(tmp_path, ["10.64.4.0/22"], today=dt.date(2026, 3, 31))
+    assert ipam.release_warnings(tmp_path, ["10.64.4.0/22"], today=dt.date(2026, 4, 1)) == []
+    assert ipam.release_warnings(tmp_path, ["10.64.8.0/22"], today=dt.date(2026, 1, 2)) == []
