@@ -81,7 +81,9 @@ class Fleet:
                              f"known hubs: {known}") from None
 
     def select(self, ids) -> list[HubRecord]:
-        return [self.hub(i) for i in ids] if ids else [self.hubs[k] for k in sorted(self.hubs)]
+        # dict.fromkeys: `validate zeitz zeitz` reports zeitz once.
+        return [self.hub(i) for i in dict.fromkeys(ids)] if ids else \
+            [self.hubs[k] for k in sorted(self.hubs)]
 
 
 def schema_findings(err: ValidationError, tree, hub: str | None) -> list[Finding]:

@@ -195,3 +195,8 @@ def test_fleet_yaml_errors_are_located(fleet, run_cli):
     assert r.stdout.startswith(f"fleet.yaml:{line}:23: error HK010: pools.site_prefix_length")
     r = run_cli(fleet, "new", "x", "--name", "X", "--municipality", "M", "--workplaces", "1")
     assert r.exit_code == 1 and "fleet.yaml is invalid" in r.stderr and "Traceback" not in r.output
+
+
+def test_repeated_ids_are_validated_once(fleet, run_cli):
+    doc = json.loads(run_cli(fleet, "validate", "zeitz", "zeitz", "--format", "json").stdout)
+    assert doc["hubs"] == ["zeitz"]
