@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.lab.conftest import HUBKIT, TEST_HUBS, hubkit
-from tests.lab.lab_leftovers import leftovers
+from tests.lab.lab_leftovers import _alive, leftovers
 
 pytestmark = pytest.mark.lab
 OTHER = TEST_HUBS["wittenberg"]
@@ -63,6 +63,14 @@ def test_kill_9_during_up_then_down_cleans_up(zeitz_lab, stage):
     ledger = _ledger(OTHER)
     assert ledger and ledger.get(stage), f"up ended before recording {stage}"
     assert ledger["phase"] == "creating"
+    if stage == "processes":
+        # `up` over a partial lab cleans it from its ledger and builds it again.
+        hubkit(fleet, "lab", "up", OTHER, check=True)
+        from hubkit import lab
+        assert all(h["state"] in ("running", "up") for h in lab.status(OTHER)["hosts"])
+        new_pids = {p["pid"] for p in _ledger(OTHER)["processes"]}
+        assert not [p for p in ledger["processes"] if p["pid"] not in new_pids and _alive(p["pid"])]
+        ledger = _ledger(OTHER)
     r = hubkit(fleet, "lab", "down", OTHER)
     assert r.returncode == 0, r.stderr
     assert _ledger(OTHER) is None
