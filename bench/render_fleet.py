@@ -3,6 +3,7 @@
 (a) hubkit's own path: load + validate the fleet, then ``render --all`` into a
     fresh temp out dir (contexts, templates, placeholder guard, manifest,
     atomic swap per hub);
+    (a1 repeats (a) in one process, without the worker pool, for comparison);
 (b) a bare Jinja2 loop rendering the same templates with the same prepared
     contexts (no validation, manifest, writes or swap).
 Prints both, and a/b.  Targets on the project's 2-core machine: (a) <= 3 s,
@@ -22,6 +23,7 @@ from pathlib import Path
 
 from hubkit.fleet.repo import load_fleet
 from hubkit.paths import TEMPLATES
+import hubkit.render as render
 from hubkit.render import hub_context, render_fleet
 from hubkit.render.env import environment
 from hubkit.render.targets import expand
@@ -57,8 +59,9 @@ def main() -> int:
         env = environment(str(TEMPLATES))
         n_files = sum(len(c) for c in contexts)
 
-        def hubkit_run(i):
-            out = Path(tmp) / f"out{i}"
+        def hubkit_run(i, sequential=False):
+            out = Path(tmp) / f"out{i}{'s' if sequential else ''}"
+            render.PARALLEL_MIN = 10**9 if sequential else parallel_min
             t0 = time.perf_counter()
             fl = load_fleet(root)
             results = render_fleet(fl, (), True, out)
@@ -74,10 +77,13 @@ def main() -> int:
                     env.get_template(name).render(ctx)
             return time.perf_counter() - t0
 
+        parallel_min = render.PARALLEL_MIN
         a = min(hubkit_run(i) for i in range(args.repeat))
+        a1 = min(hubkit_run(i, True) for i in range(args.repeat))
         b = min(bare_run() for _ in range(args.repeat))
     print(f"hubs: {args.hubs}, template renders per run: {n_files}")
     print(f"(a) hubkit validate + render --all: {a:.3f} s  (target <= 3 s)")
+    print(f"(a1) same, one process (no worker pool): {a1:.3f} s  (a1/b = {a1 / b:.2f})")
     print(f"(b) bare Jinja2 loop, same templates and contexts: {b:.3f} s")
     print(f"a/b = {a / b:.2f}  (target <= 2.0)")
     return 0
