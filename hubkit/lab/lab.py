@@ -6,11 +6,11 @@
 
 from __future__ import annotations
 
-import ipaddress
-import json
+import os
 import re
 import shlex
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -20,7 +20,7 @@ from pathlib import Path
 
 from hubkit.errors import HubkitError, PrerequisiteError
 from hubkit.lab import artifacts, cgroups, hosts, image, prereq, wiring
-from hubkit.lab.state import RUN, State, all_states, lab_dir
+from hubkit.lab.state import State, all_states, lab_dir, lab_lock
 
 PREFIX = "hk"
 SSH_TIMEOUT = 60.0
@@ -130,12 +130,17 @@ def up(record, rebuild: bool = False, on_event=None) -> dict:
     prereq.require_tools()
     lab_id = hub.id
     _check_id(lab_id)
+    with lab_lock(lab_id):
+        return _up(hub, topo, lab_id, rebuild, say)
+
+
+def _up(hub, topo, lab_id: str, rebuild: bool, say) -> dict:
     t0 = time.monotonic()
     if State.load(lab_id) is not None:
         if healthy(lab_id) and not rebuild:
             return {"noop": True, "seconds": 0.0}
         say("teardown", lab_id)
-        down(lab_id)
+        _down(lab_id)
     mode = hosts.detect_mode()
     if mode == hosts.NSPAWN:
         old = prereq.raise_inotify_limit()
@@ -220,9 +225,16 @@ def _wait_ssh(st: State, booting, host_objs, say) -> None:
 def down(lab_id: str) -> dict:
     """Remove exactly what the ledger of ``lab_id`` lists.  Returns counts of what it removed."""
     prereq.require_root()
+    if State.load(lab_id) is None:
+        raise PrerequisiteError(f"no lab {lab_id!r} on this machine", "see 'hubkit lab list'")
+    with lab_lock(lab_id):
+        return _down(lab_id)
+
+
+def _down(lab_id: str) -> dict:
     st = State.load(lab_id)
     if st is None:
-        raise PrerequisiteError(f"no lab {lab_id!r} on this machine", "see 'hubkit lab list'")
+        return {k: 0 for k in ("netns", "links", "mounts", "cgroups", "processes", "seconds")}
     t0 = time.monotonic()
     procs = st.get("processes", [])
     supervisors = {p["host"]: p["pid"] for p in procs}
@@ -236,8 +248,6 @@ def down(lab_id: str) -> dict:
         h.cgroups = [c for c in h.cgroups if str(c) in recorded]
     hosts.stop_all(hs, supervisors)
     # Anything else living in a lab netns (ssh ControlMaster processes in mgmt, strays).
-    import os
-    import signal
     for ns in st.get("netns", []):
         for pid in wiring.netns_pids(ns):
             try:

@@ -8,12 +8,17 @@ the thing exists, ``lab down`` can remove exactly what a lab made, even after
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import threading
+from contextlib import contextmanager
 from pathlib import Path
 
+from hubkit.errors import LockedError
+
 RUN = Path(os.environ.get("HUBKIT_LAB_RUN", "/run/hubkit/labs"))
+LOCKS = Path(os.environ.get("HUBKIT_LAB_LOCKS", "/run/hubkit/locks"))
 KINDS = ("netns", "links", "mounts", "cgroups", "processes", "dirs", "propagate")
 
 
@@ -87,3 +92,26 @@ def all_states() -> list[dict]:
             if s is not None:
                 out.append(s.data)
     return out
+
+
+@contextmanager
+def lab_lock(lab_id: str):
+    """Machine-wide lock of one lab for up/down (flock: released even on kill -9).
+
+    The lock file lives outside the lab dir (``down`` removes that) and is never
+    unlinked, so two runs can never lock two different inodes.
+    """
+    LOCKS.mkdir(parents=True, exist_ok=True)
+    fd = os.open(LOCKS / f"lab-{lab_id}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "?"
+            raise LockedError(f"lab {lab_id} is busy: another hubkit lab command (pid {holder}) works on it",
+                              "wait for it to finish, then retry") from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        yield
+    finally:
+        os.close(fd)

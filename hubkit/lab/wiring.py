@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import ipaddress
 import subprocess
+from pathlib import Path
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from hubkit.errors import HubkitError
-from hubkit.topology import HostPlan, Topology
+from hubkit.topology import Topology
 
 
 @dataclass
@@ -192,7 +193,6 @@ def addresses(netns: str) -> list[str]:
 
 
 def netns_exists(name: str) -> bool:
-    from pathlib import Path
     return Path("/run/netns", name).exists()
 
 

@@ -193,3 +193,15 @@ def test_image_prune_keeps_current_and_in_use(tmp_path, monkeypatch):
     assert sorted(removed) == [".tmp-dead-999999999", "old0000000000000"]
     assert (tmp_path / cur).is_dir() and (tmp_path / "used000000000000").is_dir()
     assert image.prune(all_images=True) == [cur]
+
+
+def test_lab_lock_refuses_a_second_holder(tmp_path, monkeypatch):
+    from hubkit.errors import LockedError
+    monkeypatch.setattr(state, "LOCKS", tmp_path)
+    with state.lab_lock("x"):
+        with pytest.raises(LockedError) as e:
+            with state.lab_lock("x"):
+                pass
+        assert str(os.getpid()) in e.value.message
+    with state.lab_lock("x"):  # released
+        pass
