@@ -1,0 +1,76 @@
+"""Unit tests: address filters, the YAML emitter, and leftovers of an interrupted swap."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+
+import pytest
+import yaml
+
+from hubkit.render import filters as f
+from hubkit.render.tree import read_tree, recover, verify_manifest, write_tree, manifest_bytes
+
+
+def test_address_filters():
+    assert f.ip("10.64.2.129/27") == "10.64.2.129"
+    assert f.ip(ipaddress.IPv4Interface("10.0.0.1/24")) == "10.0.0.1"
+    assert f.prefixlen("10.64.2.128/27") == 27
+    assert f.netmask("10.64.2.128/27") == "255.255.255.224"
+    assert f.network("10.64.0.9/24") == "10.64.0.0/24"
+    assert f.host32("10.255.0.1") == "10.255.0.1/32"
+    assert f.nth_host("10.64.0.0/24", 1) == "10.64.0.1"
+    assert f.nth_host("10.64.0.0/24", 254) == "10.64.0.254"
+    assert f.nth_host("10.0.0.0/31", 2) == "10.0.0.1"
+    with pytest.raises(ValueError):
+        f.nth_host("10.64.0.0/24", 255)
+    with pytest.raises(ValueError):
+        f.ip("not-an-address")
+    assert f.nft_set(f.quoted(["vl10", "vl20"])) == '{ "vl10", "vl20" }'
+
+
+@pytest.mark.parametrize("value", [
+    {"a": [1, 2, {"b": None, "c": True, "d": "yes", "e": "10.0.0.1/24"}], "on": [], "x": {}},
+    [{"k": "v"}, [1, [2]], "multi\nline", "quote\"s", "ünï", 1.5, False],
+    {"zeitz-rt01": {"ansible_host": "10.0.0.1"}, "/etc/x.conf": "nftables", "007": "08"},
+])
+def test_to_yaml_round_trips(value):
+    text = f.to_yaml(value)
+    assert yaml.safe_load(text) == value
+    assert f.to_yaml(value) == text  # stable
+
+
+def test_to_yaml_sorts_keys():
+    assert f.to_yaml({"b": 1, "a": 2}) == "a: 2\nb: 1"
+
+
+def _tree(root, files):
+    write_tree(root, {**files, "manifest.json": manifest_bytes(files, "t", "h")})
+
+
+def test_recover_restores_old_tree_after_kill_between_renames(tmp_path):
+    target = tmp_path / "zeitz"
+    _tree(target, {"a.txt": b"1\n"})
+    os.rename(target, tmp_path / ".zeitz.old")  # as if killed after rename-aside
+    (tmp_path / ".zeitz.tmp-x").mkdir()
+    recover(target)
+    assert verify_manifest(target) == [] and read_tree(target)["a.txt"] == b"1\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["zeitz"]
+
+
+def test_recover_drops_old_when_new_tree_is_in_place(tmp_path):
+    target = tmp_path / "zeitz"
+    _tree(target, {"a.txt": b"new\n"})
+    (tmp_path / ".zeitz.old").mkdir()
+    recover(target)
+    assert read_tree(target)["a.txt"] == b"new\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["zeitz"]
+
+
+def test_write_tree_replaces_whole_tree(tmp_path):
+    target = tmp_path / "zeitz"
+    _tree(target, {"a.txt": b"1\n", "d/b.txt": b"2\n"})
+    _tree(target, {"c.txt": b"3\n"})
+    assert sorted(read_tree(target)) == ["c.txt", "manifest.json"]
+    assert verify_manifest(target) == []
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["zeitz"]
