@@ -146,3 +146,13 @@ def test_api_netns_exec_runs_in_mgmt(zeitz_lab):
                        capture_output=True, text=True)
     mgmt = next(h for h in info.hosts if h["role"] == "mgmt")
     assert f" {mgmt['mgmt_address']}/" in r.stdout
+
+
+def test_lab_inventory_matches_the_rendered_one(zeitz_lab):
+    """Same groups, host names and ansible_host as render's inventory: the lab only adds."""
+    fleet = zeitz_lab["fleet"]
+    hubkit(fleet, "render", zeitz_lab["id"], check=True)
+    rendered = next(fleet.rglob(f"build/{zeitz_lab['id']}/inventory/hosts.yml"))
+    want = yaml.safe_load(rendered.read_text())
+    got = yaml.safe_load((zeitz_lab["info"].inventory_dir / "hosts.yml").read_text())
+    assert got == want
