@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from hubkit.errors import Finding
 from hubkit.fleet.merge import locate
-from hubkit.fleet.repo import Fleet, HubRecord
+from hubkit.fleet.repo import Fleet, HubRecord, _gc_paused
 
 RuleFn = Callable[[list[HubRecord]], Iterable[Finding]]
 
@@ -287,6 +287,11 @@ def validate(fleet: Fleet, ids: Iterable[str] | None = None) -> list[Finding]:
     Fleet-wide rules always look at every valid hub, but only findings that
     belong to a selected hub are reported.
     """
+    with _gc_paused():
+        return _validate(fleet, ids)
+
+
+def _validate(fleet: Fleet, ids: Iterable[str] | None) -> list[Finding]:
     selected = {r.id for r in fleet.select(list(ids or []))}
     findings = list(fleet.findings)
     valid = []

@@ -23,7 +23,7 @@ CLI = [sys.executable, "-c",
        "atexit.register(lambda: sys.stderr.write("
        "'\\nmaxrss=%d\\n' % resource.getrusage(resource.RUSAGE_SELF).ru_maxrss))\n"
        "from hubkit.cli import main\nmain()"]
-MAX_RSS_MB = 400  # the CLI itself needs ~100 MB; a bomb would need gigabytes
+MAX_RSS_MB = 200  # the CLI itself peaks near 50 MB; a bomb would need gigabytes
 
 
 def run_validate(root, *args):
