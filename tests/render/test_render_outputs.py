@@ -83,7 +83,9 @@ def test_inventory(fleet_root):
     assert hv["hubkit_assigned_user"] == "zz-lead" and hv["hubkit_segment"] == "staff"
     assert hv["hubkit_update_policy"] == "security" and hv["hubkit_ws_ntp_servers"] == ["10.64.0.1"]
     pul = yaml.safe_load(files["pulumi/Pulumi.zeitz.yaml"])
-    assert pul["config"]["hubkit-hub:hub"]["id"] == "zeitz"
+    from hubkit.model import Hub
+    model = load_fleet(fleet_root).hub("zeitz").model
+    assert Hub.model_validate(pul["config"]["hubkit-hub:hub"]) == model
 
 
 def test_host_files_hold_only_allowed_placeholders(fleet_root):
