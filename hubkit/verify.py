@@ -190,7 +190,7 @@ def plan_runs(target: Target, workdir: Path, ssh_config: Path | None, extra_args
             "--hubkit-context", str(workdir / "context.json")]
     if keyword:
         base += ["-k", keyword]
-    conn = ["--ssh-extra-args", " ".join(extra_args)]
+    conn = [f"--ssh-extra-args={' '.join(extra_args)}"]
     if ssh_config:
         conn += ["--ssh-config", str(ssh_config)]
     if target.sudo:
@@ -303,6 +303,7 @@ def _execute(runs: list[PytestRun], emit) -> list[Check]:
     env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
     env.pop("PYTEST_ADDOPTS", None)
     procs = []
+    t0 = time.monotonic()
     for r in runs:
         procs.append((r, subprocess.Popen(r.cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                           stderr=subprocess.STDOUT, text=True, env={**env, **r.env})))
@@ -327,6 +328,7 @@ def _execute(runs: list[PytestRun], emit) -> list[Check]:
                                 f"(command: {' '.join(r.cmd)})"))
         else:
             checks.extend(got)
+        log.info("verify: %s done after %.1fs", r.group, time.monotonic() - t0)
         emit("done", r.group)
     return checks
 

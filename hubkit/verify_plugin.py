@@ -240,6 +240,8 @@ def _message(report) -> str:
     lr = report.longrepr
     crash = getattr(lr, "reprcrash", None)
     text = crash.message if crash is not None else str(lr)
+    # pytest.fail(..., pytrace=False) reports as "Failed: <msg>": keep just the message.
+    text = text.removeprefix("Failed: ")
     # testinfra raises RuntimeError(CommandResult) when ssh itself fails (rc 255).
     m = re.search(r"exit_status=255.*?_stderr=b?'(.*?)'", text, re.S)
     if m:

@@ -193,13 +193,17 @@ def dhcp(iface, timeout):
     end = time.monotonic() + timeout
 
     def exchange(kind, extra, want):
+        # dnsmasq pings an address for up to 3 s before it offers it: resend only after 4 s.
         s.sendto(_dhcp_packet(mac, xid, kind, extra), ("255.255.255.255", 67))
+        resend = time.monotonic() + 4.0
         while True:
-            left = end - time.monotonic()
-            if left <= 0 or not select.select([s], [], [], min(left, 1.0))[0]:
-                if left <= 0:
-                    return None
+            now = time.monotonic()
+            if now >= end:
+                return None
+            if now >= resend:
                 s.sendto(_dhcp_packet(mac, xid, kind, extra), ("255.255.255.255", 67))
+                resend = now + 4.0
+            if not select.select([s], [], [], min(end, resend) - now)[0]:
                 continue
             got = _dhcp_parse(s.recvfrom(2048)[0])
             if got and got[0] == xid and got[2].get(53) == bytes([want]):

@@ -65,6 +65,16 @@ def segment_targets(topo, segment: str) -> list[str]:
     return [str(a) for a in dict.fromkeys(addrs)]
 
 
+def _tcp_icmp(topo, addrs: list[str]) -> list[str]:
+    """TCP 22 to every address; ICMP to all but the router's own addresses.
+
+    The router answers pings from trusted segments on any of its addresses by
+    design (weak host model): that reply never enters the target segment.
+    """
+    router_ips = {str(s.router_address.ip) for s in topo.segments.values()}
+    return [p for a in addrs for p in ([f"tcp:{a}:22"] + ([] if a in router_ips else [f"icmp:{a}"]))]
+
+
 def plans(hub, topo) -> dict[str, dict[str, list[str]]]:
     """source host -> {group: [probe specs]}; group 'control' must answer, every other must not."""
     out: dict[str, dict[str, list[str]]] = {}
@@ -76,7 +86,7 @@ def plans(hub, topo) -> dict[str, dict[str, list[str]]]:
         for name, seg in sorted(topo.segments.items()):
             if seg.isolated:
                 continue
-            groups[name] = [s for a in segment_targets(topo, name) for s in (f"tcp:{a}:22", f"icmp:{a}")]
+            groups[name] = _tcp_icmp(topo, segment_targets(topo, name))
         groups["core"] = [s for a in core_dns for s in (f"tcp:{a}:53", f"icmp:{a}")]
         groups["router-ssh"] = [f"tcp:{gseg.router_address.ip}:22", f"tcp:{topo.router.address.ip}:22"]
         out[g.name] = groups
@@ -84,7 +94,7 @@ def plans(hub, topo) -> dict[str, dict[str, list[str]]]:
     if s is not None and "mgmt" in topo.segments:
         sseg = topo.segments[s.segment]
         out[s.name] = {"control": [f"udp53:{sseg.router_address.ip}"],
-                       "mgmt": [p for a in segment_targets(topo, "mgmt") for p in (f"tcp:{a}:22", f"icmp:{a}")]}
+                       "mgmt": _tcp_icmp(topo, segment_targets(topo, "mgmt"))}
     return out
 
 
@@ -295,7 +305,7 @@ class ProbeClient:
         self._ip("-n", self.ns, "link", "set", "eth0", "up")
         return self
 
-    def dhcp(self, timeout: float = 8.0) -> dict:
+    def dhcp(self, timeout: float = 15.0) -> dict:
         r = subprocess.run(["ip", "netns", "exec", self.ns, sys.executable, str(NETPROBE), "dhcp", "eth0",
                             str(timeout)], capture_output=True, text=True, timeout=timeout + 10)
         lines = r.stdout.strip().splitlines()

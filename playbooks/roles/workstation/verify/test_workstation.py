@@ -57,18 +57,25 @@ def test_no_automount(host, hk, plan):
 
 @pytest.mark.bsi("NET.1.1.A5")
 def test_dhcp_lease_on_segment(host, plan, topo):
+    """eth0's address is the static lease the segment's router handed out (networkd: DHCPv4 via router)."""
     seg = topo.segments[plan.segment]
-    info = json.loads(host.check_output("ip -j -4 addr show dev eth0"))
-    addrs = [a for i in info for a in i.get("addr_info", []) if a.get("family") == "inet"]
-    found = [f"{a['local']}/{a['prefixlen']}" + (" (dhcp)" if a.get("dynamic") else " (static)")
-             for a in addrs]
-    want = f"{plan.address} (dhcp)"
-    expect(want in found, f"eth0 {want} on {plan.segment}", ", ".join(found) or "no address")
-    stray = [a for a in addrs if ipaddress.ip_address(a["local"]) not in seg.prefix]
-    expect(not stray, f"no address outside {seg.prefix}", ", ".join(a["local"] for a in stray))
-    route = json.loads(host.check_output("ip -j -4 route show default"))
-    gws = [r.get("gateway") for r in route]
-    expect_equal(gws, [str(seg.router_address.ip)], "default gateway")
+    gw = str(seg.router_address.ip)
+    status = json.loads(host.check_output("networkctl --json=short status eth0"))
+    leases, others = [], []
+    for a in status.get("Addresses", []):
+        if a.get("Family") != 2:
+            continue
+        addr = ".".join(str(b) for b in a["Address"])
+        src = a.get("ConfigSource", "?")
+        via = ".".join(str(b) for b in a.get("ConfigProvider", [])) or "-"
+        (leases if src == "DHCPv4" else others).append(f"{addr}/{a.get('PrefixLength')} ({src} via {via})")
+    want = f"{plan.address} (DHCPv4 via {gw})"
+    expect(want in leases, f"eth0 {want} on {plan.segment}", ", ".join(leases + others) or "no address")
+    stray = [x for x in leases + others
+             if ipaddress.ip_address(x.split("/")[0]) not in seg.prefix]
+    expect(not stray, f"no address outside {seg.prefix}", ", ".join(stray))
+    gws = sorted({r.get("gateway") for r in json.loads(host.check_output("ip -j -4 route show default"))})
+    expect_equal(gws, [gw], "default gateway")
 
 
 def _apt(host, key: str) -> list[str]:
