@@ -248,14 +248,14 @@ def _down(lab_id: str) -> dict:
         h.cgroups = [c for c in h.cgroups if str(c) in recorded]
     hosts.stop_all(hs, supervisors)
     # Anything else living in a lab netns (ssh ControlMaster processes in mgmt, strays).
-    for ns in st.get("netns", []):
-        for pid in wiring.netns_pids(ns):
+    for pids in wiring.pids_in_netns(st.get("netns", [])).values():
+        for pid in pids:
             try:
                 os.kill(pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
-    for m in reversed(st.get("mounts", [])):
-        hosts.umount(m)
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        list(pool.map(hosts.umount, reversed(st.get("mounts", []))))
     for c in sorted(st.get("cgroups", []), key=lambda c: -c.count("/")):
         cgroups.remove(Path(c))
         parent = Path(c).parent
@@ -266,10 +266,8 @@ def _down(lab_id: str) -> dict:
                 pass
     for pdir in st.get("propagate", []):
         shutil.rmtree(pdir, ignore_errors=True)
-    for a_ns, a, _b_ns, _b in st.get("links", []):
-        wiring.delete_link(a_ns, a)
-    for ns in st.get("netns", []):
-        wiring.delete_netns(ns)
+    wiring.delete_links(st.get("links", []))
+    wiring.delete_netns(st.get("netns", []))
     counts = {k: len(st.get(k, [])) for k in ("netns", "links", "mounts", "cgroups", "processes")}
     leftovers = [m for m in st.get("mounts", []) if Path(m).is_mount()]
     leftovers += [n for n in st.get("netns", []) if wiring.netns_exists(n)]

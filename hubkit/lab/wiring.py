@@ -10,6 +10,7 @@ machine whatever routes a playbook installs.
 from __future__ import annotations
 
 import ipaddress
+import os
 import subprocess
 from pathlib import Path
 from concurrent.futures import ThreadPoolExecutor
@@ -196,16 +197,47 @@ def netns_exists(name: str) -> bool:
     return Path("/run/netns", name).exists()
 
 
-def netns_pids(name: str) -> list[int]:
-    r = subprocess.run(["ip", "netns", "pids", name], capture_output=True, text=True)
-    return [int(x) for x in r.stdout.split() if x.isdigit()]
+def pids_in_netns(names: list[str]) -> dict[str, list[int]]:
+    """Like ``ip netns pids`` for several netns in one pass over /proc."""
+    want = {}
+    for n in names:
+        try:
+            st = os.stat(f"/run/netns/{n}")
+            want[(st.st_dev, st.st_ino)] = n
+        except OSError:
+            pass
+    out: dict[str, list[int]] = {n: [] for n in want.values()}
+    if not want:
+        return out
+    for p in os.listdir("/proc"):
+        if p.isdigit():
+            try:
+                st = os.stat(f"/proc/{p}/ns/net")
+            except OSError:
+                continue
+            n = want.get((st.st_dev, st.st_ino))
+            if n:
+                out[n].append(int(p))
+    return out
 
 
-def delete_link(a_ns: str, a: str) -> None:
-    if netns_exists(a_ns):
-        subprocess.run(["ip", "-n", a_ns, "link", "del", a], capture_output=True)
+def delete_links(links: list[list[str]]) -> None:
+    """Delete recorded veths (one ``ip -batch`` per netns; the peer goes with each)."""
+    by_ns: dict[str, list[str]] = {}
+    for a_ns, a, _b_ns, _b in links:
+        if netns_exists(a_ns):
+            by_ns.setdefault(a_ns, []).append(f"link del {a}")
+
+    def run(item):
+        ns_name, cmds = item
+        subprocess.run(["ip", "-n", ns_name, "-force", "-batch", "-"], input="\n".join(cmds) + "\n",
+                       capture_output=True, text=True)
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        list(pool.map(run, sorted(by_ns.items())))
 
 
-def delete_netns(name: str) -> None:
-    if netns_exists(name):
-        subprocess.run(["ip", "netns", "del", name], capture_output=True)
+def delete_netns(names: list[str]) -> None:
+    present = [n for n in names if netns_exists(n)]
+    if present:
+        subprocess.run(["ip", "-force", "-batch", "-"], input="".join(f"netns del {n}\n" for n in present),
+                       capture_output=True, text=True)
