@@ -40,7 +40,7 @@ def tree_hash(root: Path, skip=("__pycache__",)) -> str:
     if not root.exists():
         return "absent"
     for p in sorted(root.rglob("*")):
-        if p.is_file() and not any(s in p.parts for s in skip) and not p.name.endswith(".pyc"):
+        if p.is_file() and not any(s in p.relative_to(root).parts for s in skip) and not p.name.endswith(".pyc"):
             h.update(str(p.relative_to(root)).encode() + b"\0")
             h.update(p.read_bytes())
             h.update(b"\0")
@@ -126,8 +126,17 @@ def _validate(ctx):
 
 
 def _secrets_inputs(ctx):
-    return {"staff": sorted(m.username for m in _hub(ctx).staff),
-            "vault": _vault_fingerprint(ctx)}
+    # Not the vault itself: the step creates it, so its hash would differ on every run.
+    return {"staff": sorted(m.username for m in _hub(ctx).staff)}
+
+
+def _secrets_current(ctx):
+    from hubkit import secrets
+    if not secrets.vault_path(ctx.fleet_root, ctx.hub_id).is_file():
+        return False
+    data = secrets.load_secrets(ctx.fleet_root, ctx.hub_id, secrets.vault_password())
+    return bool(data["vault_wg_private_key"]) and \
+        all(m.username in data["vault_staff_passwords"] for m in _hub(ctx).staff)
 
 
 def _secrets(ctx):
@@ -207,7 +216,9 @@ def _lab(ctx):
 
 
 def _configure_inputs(ctx):
-    return {"manifest": file_hash(_build(ctx) / "manifest.json"), "playbooks": tree_hash(PLAYBOOKS),
+    # The roles' verify suites and the probes are verify's inputs, not configure's.
+    return {"manifest": file_hash(_build(ctx) / "manifest.json"),
+            "playbooks": tree_hash(PLAYBOOKS, skip=("__pycache__", "verify", "probes")),
             "secrets": _vault_fingerprint(ctx),
             "target": lab_identity(ctx.hub_id) if ctx.lab else "site"}
 
@@ -279,7 +290,7 @@ def _write_json(path: Path, data) -> None:
 
 STEPS: tuple[Step, ...] = (
     Step("validate", _validate, _validate_inputs),
-    Step("secrets", _secrets, _secrets_inputs),
+    Step("secrets", _secrets, _secrets_inputs, current=_secrets_current),
     Step("render", _render, _render_inputs, current=_render_current),
     Step("plan", _plan, _plan_inputs),
     Step("lab", _lab, _lab_inputs, current=_lab_current, disabled=_no_lab),
