@@ -207,11 +207,14 @@ def _build(text: str, path: str):
             cls = ev.__class__
             if cls is _Scalar:
                 budget -= 1
-                o = _mk(path, ev.start_mark)
+                mark = ev.start_mark
+                o = _new(Origin)
+                o.__dict__.update(file=path, line=mark.line + 1, col=mark.column + 1)
                 if stack:
                     frame = stack[-1]
                     cont = frame[0]
-                    if frame[1] is _NO_KEY and cont.__class__ is YMap:
+                    key = frame[1]
+                    if key is _NO_KEY and cont.__class__ is YMap:
                         # Keys stay the text as written: `on:` or `10:` must not
                         # turn into True or 10 behind the user's back.
                         value = ev.value
@@ -223,7 +226,17 @@ def _build(text: str, path: str):
                         if ev.anchor:
                             anchors[ev.anchor] = value
                         continue
-                    value = _scalar(ev, path)
+                    value = _CACHE.get((ev.value, ev.implicit, ev.tag), _NO_KEY) \
+                        if ev.tag is None else _NO_KEY
+                    if value is _NO_KEY:
+                        value = _scalar(ev, path)
+                    if ev.anchor is None and key is not _NO_KEY:
+                        # Fast path: a plain value for a pending key.
+                        cont[key] = value
+                        cont.key_origins[key] = frame[2]
+                        cont.value_origins[key] = o
+                        frame[1] = _NO_KEY
+                        continue
                 else:
                     value = _scalar(ev, path)
                 root = _attach(stack, value, o, ev.anchor, anchors, root)
