@@ -141,12 +141,12 @@ def _up(hub, topo, lab_id: str, rebuild: bool, say) -> dict:
             return {"noop": True, "seconds": 0.0}
         say("teardown", lab_id)
         _down(lab_id)
+    img = image.require_current()
     mode = hosts.detect_mode()
     if mode == hosts.NSPAWN:
         old = prereq.raise_inotify_limit()
         if old is not None:
             say("sysctl", f"fs.inotify.max_user_instances {old} -> {prereq.INOTIFY_INSTANCES}")
-    img = image.require_current()
     prefix = f"{PREFIX}-{lab_id}"
     p = wiring.plan(topo, prefix, hub.network.site_prefix, hub.vpn.core_networks)
     taken = [n.netns for n in p.nodes if wiring.netns_exists(n.netns)]
