@@ -130,3 +130,25 @@ def test_release_warning_expires_after_90_days(tmp_path):
     assert ipam.release_warnings(tmp_path, ["10.64.4.0/22"], today=dt.date(2026, 3, 31))
     assert ipam.release_warnings(tmp_path, ["10.64.4.0/22"], today=dt.date(2026, 4, 1)) == []
     assert ipam.release_warnings(tmp_path, ["10.64.8.0/22"], today=dt.date(2026, 1, 2)) == []
+
+
+def test_ctrl_c_in_open_exits_130_and_leaves_a_resumable_journal(fleet_root, vault_env, run_cli, monkeypatch):
+    from hubkit import open_steps
+    from hubkit.pipeline import Step
+
+    def interrupted(ctx):
+        raise KeyboardInterrupt
+
+    toy = [Step("validate", lambda ctx: "valid", lambda ctx: 1),
+           Step("render", interrupted, lambda ctx: 1)]
+    monkeypatch.setattr(open_steps, "steps", lambda: toy)
+    r = run_cli(fleet_root, "open", "zeitz")
+    assert r.exit_code == 130
+    assert "resumes at the interrupted step" in r.output
+    states = Journal(journal_path(fleet_root, "zeitz")).states()
+    assert states["validate"].done and states["render"].result == "interrupted"
+    # The lock was released: the next run gets it and resumes at render.
+    toy[1] = Step("render", lambda ctx: "done", lambda ctx: 1)
+    r = run_cli(fleet_root, "open", "zeitz")
+    assert r.exit_code == 0, r.output
+    assert "resuming: last attempt interrupted" in r.output
