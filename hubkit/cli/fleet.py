@@ -111,8 +111,12 @@ def list_cmd(ctx, as_json):
 
     Example: hubkit list --json
     """
+    from hubkit.rules import validate
+    fleet = ctx.fleet()
+    # "valid" means what `hubkit validate ID` would say: schema and rules.
+    invalid = {f.hub for f in validate(fleet)}
     rows = []
-    for rec in ctx.fleet().select([]):
+    for rec in fleet.select([]):
         m = rec.model
         rows.append({
             "id": rec.id,
@@ -120,7 +124,7 @@ def list_cmd(ctx, as_json):
             "municipality": m.municipality if m else None,
             "site_prefix": str(m.network.site_prefix) if m else None,
             "workplaces": m.workplaces if m else None,
-            "valid": m is not None and not rec.findings,
+            "valid": m is not None and rec.id not in invalid,
         })
     if as_json:
         click.echo(json.dumps({"hubs": rows}, indent=2, sort_keys=True))

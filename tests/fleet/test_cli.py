@@ -200,3 +200,19 @@ def test_fleet_yaml_errors_are_located(fleet, run_cli):
 def test_repeated_ids_are_validated_once(fleet, run_cli):
     doc = json.loads(run_cli(fleet, "validate", "zeitz", "zeitz", "--format", "json").stdout)
     assert doc["hubs"] == ["zeitz"]
+
+
+def test_list_valid_reflects_rules(fleet, run_cli):
+    (fleet / "hubs/zz.yaml").write_text(edit(ZZ, "vlan: 99", "vlan: 10"))
+    rows = {h["id"]: h["valid"] for h in json.loads(run_cli(fleet, "list", "--json").stdout)["hubs"]}
+    assert rows == {"naumburg": True, "wittenberg": True, "zeitz": True, "zz": False}
+
+
+def test_new_with_exhausted_pool_exits_1(fleet, run_cli):
+    cfg = fleet / "fleet.yaml"
+    cfg.write_text(cfg.read_text().replace("sites: 10.64.0.0/12", "sites: 10.64.0.0/21"))
+    before = snapshot(fleet)
+    r = run_cli(fleet, "new", "x", "--name", "X", "--municipality", "M", "--workplaces", "1")
+    assert r.exit_code == 1 and "Traceback" not in r.output
+    assert r.stderr.startswith("error: site prefix: pool 10.64.0.0/21 has no free /22 left (hint: ")
+    assert snapshot(fleet) == before
