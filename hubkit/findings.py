@@ -10,7 +10,9 @@ from hubkit.errors import Finding
 
 
 def to_text(findings: list[Finding]) -> str:
-    return "".join(f.format() + "\n" for f in findings)
+    # A bad value in fleet.yaml or a region is found once per hub that
+    # inherits it; in compiler-style text that is one line, printed once.
+    return "".join(dict.fromkeys(f.format() + "\n" for f in findings))
 
 
 def _as_dict(f: Finding) -> dict:

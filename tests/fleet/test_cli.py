@@ -216,3 +216,15 @@ def test_new_with_exhausted_pool_exits_1(fleet, run_cli):
     assert r.exit_code == 1 and "Traceback" not in r.output
     assert r.stderr.startswith("error: site prefix: pool 10.64.0.0/21 has no free /22 left (hint: ")
     assert snapshot(fleet) == before
+
+
+def test_inherited_error_is_one_text_line_but_per_hub_in_json(fleet, run_cli):
+    cfg = fleet / "fleet.yaml"
+    cfg.write_text(cfg.read_text().replace("  update_policy: security", "  update_policy: sometimes"))
+    line = next(i for i, ln in enumerate(cfg.read_text().splitlines(), 1) if "sometimes" in ln)
+    r = run_cli(fleet, "validate")
+    assert r.exit_code == 1
+    assert len(r.stdout.splitlines()) == 1
+    assert r.stdout.startswith(f"fleet.yaml:{line}:20: error HK010: services.update_policy")
+    doc = json.loads(run_cli(fleet, "validate", "--format", "json").stdout)
+    assert sorted(f["hub"] for f in doc["findings"]) == ["naumburg", "wittenberg", "zeitz"]
