@@ -136,6 +136,11 @@ def new_hub(fleet: Fleet, hub_id: str, name: str, municipality: str,
     if fleet.config is None:
         raise HubkitError("fleet.yaml is invalid; fix it before scaffolding",
                           "run `hubkit validate`")
+    unreadable = sorted(r.path for r in fleet.hubs.values() if r.tree is None)
+    if unreadable:
+        # Their addresses are unknown, so allocating now could collide.
+        raise HubkitError(f"cannot allocate while {', '.join(unreadable)} cannot be read",
+                          "fix the file (see `hubkit validate`) and run `hubkit new` again")
     target = fleet.root / HUBS_DIR / f"{hub_id}.yaml"
     if target.exists():
         raise UsageError(f"{target} already exists", "hubkit new never overwrites; edit the file")

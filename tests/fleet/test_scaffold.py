@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from hubkit.errors import UsageError
+from hubkit.errors import HubkitError, UsageError
 from hubkit.fleet.repo import load_fleet
 from hubkit.rules import validate
 from hubkit.scaffold import init_fleet, new_hub
@@ -86,4 +86,13 @@ def test_new_rejects_bad_id_or_region(fleet, hub_id, region):
     before = snapshot(fleet)
     with pytest.raises(UsageError):
         new_hub(load_fleet(fleet), hub_id, "N", "M", 1, region)
+    assert snapshot(fleet) == before
+
+
+def test_new_refuses_while_a_hub_file_is_unreadable(fleet):
+    (fleet / "hubs/broken.yaml").write_text("network: [\n")
+    before = snapshot(fleet)
+    with pytest.raises(HubkitError) as e:
+        new_hub(load_fleet(fleet), "x", "X", "M", 1, None)
+    assert "hubs/broken.yaml" in e.value.message and e.value.exit_code == 1
     assert snapshot(fleet) == before
