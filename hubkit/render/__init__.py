@@ -129,12 +129,11 @@ def _render_one(rec, fleet_root: Path, root: Path, template_dir: Path) -> HubRes
     ctx = hub_context(rec.model, fleet_root)
     files = render_files(ctx, template_dir)
     target = root / rec.id
-    tree.recover(target)
     disk = tree.read_tree(target) if target.exists() else {}
     diff = tree.compare(files, disk)
     res = HubResult(rec.id, str(target), len(files), input_hash=ctx["input_hash"], **diff)
     if res.differs:
-        tree.write_tree(target, files)
+        tree.write_tree(target, files, clean=False)  # render_fleet ran recover_root
         res.written = True
     return res
 
@@ -171,6 +170,7 @@ def render_fleet(fleet, ids=(), all_hubs: bool = False, out: Path | None = None,
     t1 = time.perf_counter()
     log.info("validated %d hub(s) in %.3f s", len(recs), t1 - t0)
     root = _out_root(fleet, out)
+    tree.recover_root(root, [r.id for r in recs])
     results: list[HubResult] = []
     n = _workers(len(recs))
     if n == 1:

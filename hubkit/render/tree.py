@@ -67,12 +67,30 @@ def recover(target: Path) -> None:
         shutil.rmtree(p, ignore_errors=True)
 
 
-def write_tree(target: Path, files: dict[str, bytes]) -> None:
-    """Write ``files`` (relative path -> bytes) as the complete tree at ``target``."""
+def recover_root(root: Path, ids) -> None:
+    """``recover`` for many hubs with one directory scan (not one glob per hub)."""
+    root = Path(root)
+    if not root.is_dir():
+        return
+    wanted = set(ids)
+    for name in sorted(os.listdir(root)):
+        if not name.startswith("."):
+            continue
+        hub = name[1:-4] if name.endswith(".old") else name[1:].split(".tmp-", 1)[0]
+        if hub in wanted:
+            recover(root / hub)
+
+
+def write_tree(target: Path, files: dict[str, bytes], clean: bool = True) -> None:
+    """Write ``files`` (relative path -> bytes) as the complete tree at ``target``.
+
+    ``clean=False`` skips ``recover`` when the caller already ran ``recover_root``.
+    """
     target = Path(target)
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
-        recover(target)
+        if clean:
+            recover(target)
         tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
     except OSError as e:
         raise HubkitError(f"cannot write {target}: {e.strerror}",

@@ -74,3 +74,14 @@ def test_write_tree_replaces_whole_tree(tmp_path):
     assert sorted(read_tree(target)) == ["c.txt", "manifest.json"]
     assert verify_manifest(target) == []
     assert sorted(p.name for p in tmp_path.iterdir()) == ["zeitz"]
+
+
+def test_recover_root_cleans_only_selected_hubs(tmp_path):
+    from hubkit.render.tree import recover_root
+    _tree(tmp_path / "a", {"x": b"1"})
+    os.rename(tmp_path / "a", tmp_path / ".a.old")
+    (tmp_path / ".b.tmp-123").mkdir()
+    (tmp_path / ".c.tmp-9").mkdir()
+    recover_root(tmp_path, ["a", "b"])
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".c.tmp-9", "a"]
+    assert verify_manifest(tmp_path / "a") == []
