@@ -126,6 +126,11 @@ class Host:
             text = p.read_text()
             if not any(ln.split(":")[0] == admin for ln in text.splitlines()):
                 p.write_text(text + line + "\n")
+        # The journal in the guest's /run: no 8 MB journal file per host in the upper
+        # dir to write at boot and delete at down (lab logs are not kept anyway).
+        jd = m / "etc/systemd/journald.conf.d"
+        jd.mkdir(parents=True, exist_ok=True)
+        (jd / "hubkit-lab.conf").write_text("[Journal]\nStorage=volatile\nRuntimeMaxUse=16M\n")
         sudoers = m / "etc/sudoers.d/hubkit-admin"
         sudoers.write_text(f"{admin} ALL=(ALL:ALL) NOPASSWD: ALL\n")
         sudoers.chmod(0o440)

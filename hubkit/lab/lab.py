@@ -274,8 +274,9 @@ def _down(lab_id: str) -> dict:
     if leftovers:
         raise HubkitError(f"lab {lab_id}: could not remove {', '.join(leftovers)}",
                           f"the ledger {st.path} is kept; run 'hubkit lab down {lab_id}' again")
-    for dd in sorted(st.get("dirs", []), key=len, reverse=True):
-        shutil.rmtree(dd, ignore_errors=True)
+    with ThreadPoolExecutor(max_workers=4) as pool:  # host dirs first, in parallel
+        list(pool.map(lambda dd: shutil.rmtree(dd, ignore_errors=True),
+                      [dd for dd in st.get("dirs", []) if Path(dd) != st.dir]))
     shutil.rmtree(st.dir, ignore_errors=True)
     counts["seconds"] = round(time.monotonic() - t0, 2)
     return counts
