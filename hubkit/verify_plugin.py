@@ -192,11 +192,6 @@ class _Reporter:
                 "id": f"collect::{report.nodeid}", "host": HUB_HOST, "status": "error",
                 "bsi": [], "message": _short(str(report.longrepr))}
 
-    def pytest_collection_modifyitems(self, items):
-        for item in items:
-            if not bsi_of(item):
-                item.add_marker(pytest.mark.usefixtures("_hubkit_bsi_missing"))
-
     def pytest_runtest_logreport(self, report):
         r = self.results.get(report.nodeid)
         if r is None:
@@ -230,10 +225,11 @@ class _Reporter:
         os.replace(tmp, self.path)
 
 
-@pytest.fixture
-def _hubkit_bsi_missing(request):
-    pytest.fail("check has no @pytest.mark.bsi(...) tag; every check must name the "
-                "IT-Grundschutz requirement it evidences", pytrace=False)
+def pytest_runtest_setup(item):
+    # The audit maps results by these tags: an untagged check must not pass silently.
+    if not bsi_of(item):
+        pytest.fail("check has no @pytest.mark.bsi(...) tag; every check must name the "
+                    "IT-Grundschutz requirement it evidences", pytrace=False)
 
 
 def _message(report) -> str:

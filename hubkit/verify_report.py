@@ -59,7 +59,10 @@ class VerifyResult:
         return s["failed"] == 0 and s["error"] == 0 and s["passed"] > 0
 
     def failed(self) -> list[Check]:
-        return [c for c in self.checks if c.status in ("failed", "error")]
+        """Failed and errored checks, hosts in table order (hub probes last)."""
+        order = {h: i for i, h in enumerate(self.hosts())}
+        bad = [c for c in self.checks if c.status in ("failed", "error")]
+        return sorted(bad, key=lambda c: (order[c.host], c.id))
 
     def hosts(self) -> list[str]:
         return sorted({c.host for c in self.checks}, key=lambda h: (h == HUB_HOST, h))

@@ -67,6 +67,27 @@ def test_ip_forwarding(host):
     expect_equal(found, "1", "net.ipv4.ip_forward")
 
 
+@pytest.mark.bsi("NET.3.1.A15", "NET.3.2.A2")
+def test_kernel_settings_as_rendered(host, hk, plan):
+    """Every sysctl the render sets (strict rp_filter: anti-spoofing beside nftables; no redirects)."""
+    found_any = False
+    wrong = []
+    for path in hk.rendered_files(plan.name):
+        if not path.startswith("/etc/sysctl.d/"):
+            continue
+        for line in hk.rendered(plan.name, path).splitlines():
+            key, sep, value = line.partition("=")
+            if not sep or line.lstrip().startswith(("#", ";")):
+                continue
+            found_any = True
+            key, value = key.strip(), value.strip()
+            live = host.run("sysctl -n %s", key).stdout.strip()
+            if live != value:
+                wrong.append(f"{key}={live or '(missing)'} (want {value})")
+    expect(found_any, "rendered sysctl settings for the router", "none in the build tree")
+    expect(not wrong, "the live kernel settings as rendered", "; ".join(wrong))
+
+
 @pytest.mark.bsi("NET.3.2.A2", "NET.3.2.A3")
 def test_ruleset_matches_rendered(live_ruleset, hk, plan):
     path = hk.build_dir / "hosts" / plan.name / RULESET.lstrip("/")

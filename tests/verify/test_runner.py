@@ -1,0 +1,145 @@
+"""The runner end to end on toy suites, with testinfra's local backend (no lab, no ssh)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from hubkit import verify
+from hubkit.errors import PrerequisiteError
+from hubkit.verify import Target
+
+from .conftest import write
+
+TOY = '''
+import pytest
+from hubkit.verify_plugin import expect
+
+@pytest.mark.bsi("NET.1.1.A5")
+def test_pass(host):
+    assert host.run("true").rc == 0
+
+@pytest.mark.bsi("SYS.1.3.A8", "NET.3.2.A6")
+def test_fail(host):
+    expect(host.run("echo yes").stdout.strip() == "no", "x no", "x yes")
+
+@pytest.mark.bsi("OPS.1.1.5.A4")
+def test_skip(host):
+    pytest.skip("not on this host")
+
+@pytest.fixture
+def broken():
+    raise RuntimeError("boom")
+
+@pytest.mark.bsi("NET.3.2.A4")
+def test_error(host, broken):
+    pass
+
+def test_untagged(host):
+    pass
+
+@pytest.mark.bsi("ORP.4.A1")
+@pytest.mark.parametrize("seg", ["staff", "guest"])
+def test_param(host, seg):
+    assert seg
+'''
+
+PROBE = '''
+import pytest
+from hubkit.verify_plugin import expect
+
+@pytest.mark.bsi("NET.1.1.A5")
+def test_model_is_there(hk, topo):
+    expect(topo.router.name == "zeitz-rt01", "router zeitz-rt01", topo.router.name)
+    expect(hk.hub_id == "zeitz", "hub zeitz", hk.hub_id)
+'''
+
+
+@pytest.fixture
+def toy(tmp_path, toy_fleet):
+    suite = write(tmp_path / "suites" / "toy" / "verify" / "test_toy.py", TOY)
+    probes = write(tmp_path / "suites" / "probes" / "test_probes.py", PROBE)
+    target = Target("zeitz", toy_fleet, toy_fleet / "build" / "zeitz", {"zeitz-ws01": "toy"},
+                    ssh_config=None, backend="local")
+    return target, {"toy": [suite]}, probes
+
+
+def by_id(result):
+    return {c.id: c for c in result.checks}
+
+
+def test_outcomes_ids_hosts_and_bsi(toy):
+    target, suites, probes = toy
+    result = verify.run(target, suites=suites, probes=probes)
+    got = by_id(result)
+    assert sorted(got) == ["probes::test_model_is_there", "toy::test_error", "toy::test_fail",
+                           "toy::test_param[guest]", "toy::test_param[staff]", "toy::test_pass",
+                           "toy::test_skip", "toy::test_untagged"]
+    assert got["toy::test_pass"].status == "passed" and got["toy::test_pass"].host == "local"
+    assert got["toy::test_pass"].bsi == ("NET.1.1.A5",)
+    fail = got["toy::test_fail"]
+    assert fail.status == "failed" and fail.message == "expected x no, found x yes"
+    assert fail.bsi == ("NET.3.2.A6", "SYS.1.3.A8")
+    assert got["toy::test_skip"].status == "skipped" and got["toy::test_skip"].message == "not on this host"
+    assert got["toy::test_error"].status == "error" and "boom" in got["toy::test_error"].message
+    # A check without a BSI tag cannot pass: the audit could not map it.
+    untagged = got["toy::test_untagged"]
+    assert untagged.status == "error" and "bsi" in untagged.message
+    assert got["probes::test_model_is_there"].status == "passed"
+    assert got["probes::test_model_is_there"].host == "hub"
+    assert result.summary == {"passed": 4, "failed": 1, "error": 2, "skipped": 1}
+    assert not result.ok
+
+
+def test_keyword_selects(toy):
+    target, suites, probes = toy
+    result = verify.run(target, keyword="param", suites=suites, probes=probes)
+    assert sorted(by_id(result)) == ["toy::test_param[guest]", "toy::test_param[staff]"]
+    assert result.ok
+
+
+def test_a_crashing_pytest_is_an_error_naming_the_command(toy, tmp_path):
+    target, _, _ = toy
+    bad = write(tmp_path / "bad" / "test_bad.py", "import nonexistent_module_xyz\n")
+    result = verify.run(target, suites={"toy": [bad]}, probes=None)
+    assert [c.status for c in result.checks] == ["error"]
+    assert "nonexistent_module_xyz" in result.checks[0].message
+
+
+def test_save_last_is_atomic_json(toy, toy_fleet):
+    target, suites, probes = toy
+    result = verify.run(target, keyword="pass", suites=suites, probes=probes)
+    path = verify.save_last(toy_fleet, result)
+    assert path == toy_fleet / ".hubkit" / "runs" / "zeitz" / "verify.json"
+    doc = json.loads(path.read_text())
+    assert doc["summary"]["passed"] == 1 and doc["checks"][0]["id"] == "toy::test_pass"
+    assert not list(path.parent.glob(".verify-*"))
+
+
+def test_no_inventory_is_a_missing_prerequisite(toy_fleet):
+    with pytest.raises(PrerequisiteError) as e:
+        verify.resolve(toy_fleet, "zeitz", lab=False)
+    assert e.value.exit_code == 3 and "hubkit render zeitz" in e.value.hint
+
+
+def test_inventory_ssh_config(tmp_path):
+    inv = write(tmp_path / "hosts.yml", """
+        all:
+          children:
+            router:
+              hosts:
+                zeitz-rt01: {ansible_host: 10.64.2.129, ansible_user: hubadmin}
+            workstations:
+              hosts:
+                zeitz-ws01: {ansible_host: 10.64.0.11, ansible_port: 2222}
+        """)
+    cfg = verify.inventory_ssh_config(inv)
+    assert "Host zeitz-rt01\n  HostName 10.64.2.129\n  User hubadmin\n" in cfg
+    assert "Host zeitz-ws01\n  HostName 10.64.0.11\n  Port 2222\n" in cfg
+
+
+def test_ssh_options_share_one_master_per_host(tmp_path):
+    opts = " ".join(verify.ssh_options(tmp_path))
+    assert "ControlMaster=auto" in opts and f"ControlPath={tmp_path}/%C" in opts
+    assert "ControlMaster=no" in " ".join(verify.ssh_options(None))
