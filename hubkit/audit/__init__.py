@@ -55,7 +55,7 @@ def link(check, items: list[Evidence]) -> list[Evidence]:
     out = []
     tags = set(check.tags)
     for e in items:
-        if e.kind == LIVE:
+        if e.kind == LIVE and e.tags:
             if tags & set(e.tags):
                 out.append(e)
         elif any(e.id == x or e.id.startswith(x + ":") for x in check.evidence):
@@ -79,9 +79,11 @@ def scope(col, items: list[Evidence]) -> dict:
     live = [e for e in items if e.kind == LIVE]
     v = col.verify or {}
     summary = v.get("summary") or {}
-    where = "the hub's lab on this machine" if col.lab else "the hosts in the rendered inventory"
+    in_lab = col.lab is not None or bool((col.src.configure or {}).get("lab"))
+    where = "the hub's lab on this machine" if in_lab else "the hosts in the rendered inventory"
+    ran = [c for c in v.get("checks", []) if c.get("status") != "skipped"]
     if live:
-        live_text = (f"{len(live)} verify checks ran live against {where} "
+        live_text = (f"{len(ran)} verify checks ran live against {where} "
                      f"({summary.get('passed', 0)} passed, {summary.get('failed', 0)} failed, "
                      f"{summary.get('error', 0)} errors, {summary.get('skipped', 0)} skipped).")
     else:

@@ -118,7 +118,7 @@ CHECKS: tuple[Check, ...] = (
                  "disabled (lab containers share the host kernel, so this is not shown there)"),
     Check(26, "Network plan current; actual state regularly compared with the plan",
           ("NET.1.1.A2", "NET.1.1.A15"),
-          evidence=("topology.rendered",), needs_live=True, missing=LIVE_MISSING),
+          evidence=("topology.rendered", "verify.plan_vs_actual"), needs_live=True, missing=LIVE_MISSING),
 )
 
 assert [c.num for c in CHECKS] == list(range(1, 27))

@@ -147,6 +147,17 @@ def _plan(fleet, hub_id: str):
 
 def live_evidence(verify: dict) -> list[Evidence]:
     out = []
+    checks = [c for c in verify.get("checks", []) if c.get("status") != "skipped"]
+    if checks:
+        # The verify run as a whole is the comparison of the actual state with the plan.
+        bad = [c for c in checks if c.get("status") != "passed"]
+        hosts = sorted({c.get("host", "") for c in checks})
+        out.append(Evidence("verify.plan_vs_actual", LIVE, not bad,
+                            "actual state compared with the rendered plan",
+                            f"{len(checks)} checks on {len(hosts)} host(s) compared addresses, "
+                            "services, firewall and traffic with the plan"
+                            + (f"; {len(bad)} differ" if bad else "; no difference"),
+                            ".hubkit/runs/<id>/verify.json"))
     for c in verify.get("checks", []):
         if c.get("status") == "skipped":
             continue  # a skipped check shows nothing

@@ -102,4 +102,6 @@ def evaluate(check: Check, hub, items: list[Evidence]) -> Row:
         return row(MANUAL, "no evidence collected: " + check.missing)
     if check.needs_live and not any(e.kind == LIVE for e in items):
         return row(MANUAL, "only rendered/planned evidence; not verified live: " + check.missing)
-    return row(PASS, f"{len(items)} evidence item(s) passed")
+    kinds = {k: sum(1 for e in items if e.kind == k) for k in (LIVE, RENDERED, PLANNED, RECORDED)}
+    return row(PASS, f"{len(items)} evidence item(s) passed ("
+               + ", ".join(f"{n} {k}" for k, n in kinds.items() if n) + ")")
