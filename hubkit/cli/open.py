@@ -159,7 +159,10 @@ def status_cmd(ctx, ids, as_json):
         return
     from rich.console import Console
     from rich.table import Table
-    t = Table("hub", "valid", "rendered", "configure", "verify", "lab", "audit", "last open", box=None)
+    def at(v):  # UTC, minutes are enough in a table
+        return (v or "")[:16].replace("T", " ")
+
+    t = Table("hub", "valid", "rendered", "configure", "verify", "lab", "audit", "last open (UTC)", box=None)
     for r in rows:
         rendered = "no"
         if r["rendered"]:
@@ -167,11 +170,11 @@ def status_cmd(ctx, ids, as_json):
         c, v, a, o = r["configure"], r["verify"], r["audit"], r["open"]
         t.add_row(
             r["id"], "yes" if r["validated"] else f"no ({r['findings']})", rendered,
-            (("ok" if c["ok"] else "FAILED") + f" changed={c['changed']} {c['at']}") if c else "-",
-            (f"{v['passed']} passed, {v['failed'] + v['error']} failed {v['at']}") if v else "-",
+            (("ok" if c["ok"] else "FAILED") + f" changed={c['changed']} {at(c['at'])}") if c else "-",
+            (f"{v['passed']} passed, {v['failed'] + v['error']} failed {at(v['at'])}") if v else "-",
             "running" if r["lab_running"] else "-",
             (f"{a.get('pass', 0)} pass / {a.get('fail', 0)} fail / {a.get('manual', 0)} manual") if a else "-",
-            (f"{o['result']} {o['at']}") if o else "-",
+            (f"{o['result']} {at(o['at'])}") if o else "-",
         )
     Console(width=200).print(t)
 
