@@ -113,7 +113,9 @@ def _no_lab(ctx: RunContext) -> str | None:
 def _validate_inputs(ctx):
     rec = _reload(ctx).hub(ctx.hub_id)
     return {"layers": {p: file_hash(Path(ctx.fleet_root) / p) for p in rec.layers},
-            "rules": tree_hash(Path(__file__).resolve().parent / "rules"), "version": __version__}
+            "rules": tree_hash(Path(__file__).resolve().parent / "rules"),
+            "loader": tree_hash(Path(__file__).resolve().parent / "fleet"),
+            "model": file_hash(Path(__file__).resolve().parent / "model.py"), "version": __version__}
 
 
 def _validate(ctx):
