@@ -191,13 +191,22 @@ def _load_fleet(root: Path) -> Fleet:
     regions: dict[str, YMap | None] = {}
     hubs_dir = root / HUBS_DIR
     names = sorted(os.listdir(hubs_dir)) if hubs_dir.is_dir() else []
+    if hubs_dir.exists() and not hubs_dir.is_dir():
+        findings.append(Finding("HK007", f"{HUBS_DIR} is not a directory", Origin(HUBS_DIR, 1, 1),
+                                f"hub files live in {HUBS_DIR}/<id>.yaml"))
     for name in names:
-        if not name.endswith(".yaml") or not (hubs_dir / name).is_file():
+        if not name.endswith(".yaml") or name.startswith("."):
             continue
         hub_id = name[: -len(".yaml")]
         display = f"{HUBS_DIR}/{name}"
         rec = HubRecord(hub_id, display)
         hubs[hub_id] = rec
+        if not (hubs_dir / name).is_file():
+            # A dangling symlink or a directory named like a hub: not silently skipped.
+            rec.findings.append(Finding("HK007", "not a regular file (dangling symlink or directory?)",
+                                        Origin(display, 1, 1), "make it a YAML file or remove it",
+                                        hub_id))
+            continue
         hub_tree = _safe_load(hubs_dir / name, display, rec.findings)
         if hub_tree is None or tree is None:
             # Without a readable fleet.yaml there are no defaults; merging

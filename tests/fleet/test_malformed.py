@@ -156,3 +156,13 @@ def test_syntax_error_in_region_is_located(fleet):
     rc, out, err, _ = run_validate(fleet)
     assert rc == 1 and "Traceback" not in out + err
     assert out.startswith("regions/sachsen-anhalt.yaml:2:1: error HK001: ")
+
+
+def test_dangling_symlink_and_directory_are_reported(fleet):
+    (fleet / "hubs/gone.yaml").symlink_to(fleet / "hubs/nowhere.yaml")
+    (fleet / "hubs/dir.yaml").mkdir()
+    rc, out, err, _ = run_in_process(fleet)
+    assert rc == 1 and "Traceback" not in out + err
+    assert [ln.split(" error ")[0] for ln in out.splitlines()] == ["hubs/dir.yaml:1:1:",
+                                                                   "hubs/gone.yaml:1:1:"]
+    assert all(" HK007: " in ln for ln in out.splitlines())
