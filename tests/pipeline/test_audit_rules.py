@@ -70,3 +70,16 @@ def test_verify_checks_link_by_bsi_tag_static_by_id():
              ev("verify:zeitz-rt01:test_other", kind=LIVE, tags=("SYS.2.1.A3",)),
              ev("nft.default_deny:input"), ev("nft.default_denyX"), ev("sshd.hardened:x")]
     assert [e.id for e in link(c, items)] == ["verify:zeitz-rt01:test_policy", "nft.default_deny:input"]
+
+
+def test_every_bsi_tag_of_the_verify_suites_lands_in_a_row():
+    import re
+
+    from hubkit.paths import PLAYBOOKS
+    used = set()
+    for f in PLAYBOOKS.rglob("*.py"):
+        for args in re.findall(r"mark\.bsi\(([^)]*)\)", f.read_text()):
+            used |= set(re.findall(r'"([A-Z]+(?:\.\d+)+\.A\d+)"', args))
+    assert used, "no BSI-tagged verify checks found"
+    linked = {t for c in CHECKS for t in c.tags}
+    assert sorted(used - linked) == []
