@@ -164,6 +164,10 @@ def load_text(text: str, path: str):
         mark = e.problem_mark or e.context_mark
         o = _origin(path, mark) if mark else Origin(path, 1, 1)
         msg = e.problem or e.context or "YAML syntax error"
+        if "maximum nesting depth" in msg:
+            # libyaml's scanner reads deep flow collections ([[[[...) ahead
+            # of our own depth check and stops them itself.
+            _fail("HK006", f"nesting too deep: {msg}", o, "flatten the structure")
         hint = "indent with spaces, not tabs" if "\t" in _line(text, o.line) else \
             "check indentation, quoting and brackets near this position"
         _fail("HK001", f"YAML syntax error: {msg}", o, hint)

@@ -68,7 +68,7 @@ CASES = {
     "scalar-top-level": ("just text\n", "hubs/x.yaml:1:1", "HK005"),
     "two-documents": ("id: x\n---\nid: y\n", "hubs/x.yaml:2:1", "HK005"),
     "billion-laughs": (bomb(), "hubs/x.yaml:6:15", "HK006"),
-    "absurd-flow-nesting": ("[" * 100_000, "hubs/x.yaml:1:1001", "HK001"),
+    "absurd-flow-nesting": ("[" * 100_000, "hubs/x.yaml:1:1001", "HK006"),
     "deep-block-nesting": (deep_block(200), "hubs/x.yaml:65:129", "HK006"),
     "huge-file": ("# padding\n" * 500_000, "hubs/x.yaml:1:1", "HK007"),
     "python-tag": ("id: !!python/object:os.system x\n", "hubs/x.yaml:1:5", "HK008"),
