@@ -189,15 +189,12 @@ def _up(hub, topo, lab_id: str, rebuild: bool, say) -> dict:
 
 
 def _wait_ssh(st: State, booting, host_objs, say) -> None:
-    by_addr = {n.mgmt_address: n.name for n in booting}
-    mgmt_ns = st.get("netns_mgmt")
-    proc = subprocess.Popen(["ip", "netns", "exec", mgmt_ns, sys.executable, "-c", PROBE,
-                             str(SSH_TIMEOUT), *sorted(by_addr)], stdout=subprocess.PIPE, text=True)
-    for line in proc.stdout:
-        name = by_addr.get(line.strip())
-        if name:
-            say("ssh-banner", name)
-    proc.wait()
+    """Wait until every host answers an SSH login (``hostname``) from the mgmt netns.
+
+    A probe in the mgmt netns reports each sshd banner as it appears; the login of
+    that host starts at once, overlapping with the other hosts' boots.
+    """
+    by_addr = {n.mgmt_address: n for n in booting}
     info = load(st.lab_id)
 
     def login(n):
@@ -206,19 +203,29 @@ def _wait_ssh(st: State, booting, host_objs, say) -> None:
         while True:
             r = subprocess.run(info.ssh(n.name, "hostname"), capture_output=True, text=True, timeout=30)
             if r.returncode == 0 or time.monotonic() > deadline:
+                ok = r.returncode == 0 and r.stdout.strip() == n.name
+                if ok:
+                    say("ready", n.name)
                 return n.name, r.returncode, r.stdout.strip(), r.stderr.strip()
             time.sleep(0.2)
 
-    with ThreadPoolExecutor(max_workers=8) as pool:
-        results = list(pool.map(login, booting))
+    proc = subprocess.Popen(["ip", "netns", "exec", st.get("netns_mgmt"), sys.executable, "-c", PROBE,
+                             str(SSH_TIMEOUT), *sorted(by_addr)], stdout=subprocess.PIPE, text=True)
+    futures = {}
+    with ThreadPoolExecutor(max_workers=len(booting) or 1) as pool:
+        for line in proc.stdout:
+            n = by_addr.get(line.strip())
+            if n and n.name not in futures:
+                say("ssh-banner", n.name)
+                futures[n.name] = pool.submit(login, n)
+        proc.wait()
+        results = {name: f.result() for name, f in futures.items()}
     bad = [f"{name}: {'hostname ' + out if rc == 0 else err or f'exit {rc}'}"
-           for name, rc, out, err in results if rc != 0 or out != name]
-    for name, rc, out, _ in results:
-        if rc == 0 and out == name:
-            say("ready", name)
+           for name, rc, out, err in results.values() if rc != 0 or out != name]
+    bad += [f"{n.name}: no SSH banner within {SSH_TIMEOUT:.0f} s" for n in booting if n.name not in results]
     if bad:
-        logs = ", ".join(str(host_objs[b.split(':')[0]].dir / "console.log") for b in bad)
-        raise HubkitError("hosts not reachable over SSH from the mgmt netns: " + "; ".join(bad),
+        logs = ", ".join(str(host_objs[b.split(':')[0]].dir / "console.log") for b in sorted(bad))
+        raise HubkitError("hosts not reachable over SSH from the mgmt netns: " + "; ".join(sorted(bad)),
                           f"see {logs}; then 'hubkit lab down {st.lab_id}'")
 
 
