@@ -23,6 +23,7 @@ from pathlib import Path
 from hubkit.errors import HubkitError
 
 MANIFEST = "manifest.json"
+_WFLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
 _RENAME_EXCHANGE = 2
 _AT_FDCWD = -100
 
@@ -96,18 +97,28 @@ def write_tree(target: Path, files: dict[str, bytes], clean: bool = True) -> Non
         raise HubkitError(f"cannot write {target}: {e.strerror}",
                           "check that the output directory is writable") from None
     try:
-        base = os.fspath(tmp) + os.sep
         dirs: set[str] = set()
         for rel in files:
             d = os.path.dirname(rel)
             while d and d not in dirs:
                 dirs.add(d)
                 d = os.path.dirname(d)
-        for d in sorted(dirs):  # parents sort before children: one mkdir each
-            os.mkdir(base + d)
-        for rel, data in files.items():
-            with open(base + rel, "wb") as f:
-                f.write(data)
+        # Raw fds relative to the temp dir: ~60k small files per 1,000 hubs, so
+        # Python file objects and full path lookups were a visible share.
+        dfd = os.open(tmp, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            for d in sorted(dirs):  # parents sort before children: one mkdir each
+                os.mkdir(d, dir_fd=dfd)
+            for rel, data in files.items():
+                fd = os.open(rel, _WFLAGS, 0o644, dir_fd=dfd)
+                try:
+                    n = os.write(fd, data)
+                    while n < len(data):  # short writes are rare; never leave a truncated file
+                        n += os.write(fd, data[n:])
+                finally:
+                    os.close(fd)
+        finally:
+            os.close(dfd)
         os.chmod(tmp, 0o755)  # mkdtemp makes 0700; the tree is for review, not secret
         if not target.exists():
             os.rename(tmp, target)
