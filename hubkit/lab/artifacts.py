@@ -75,6 +75,7 @@ def ssh_config(lab_dir: Path, admin: str, hosts: list[tuple[str, str]]) -> Path:
     for name, addr in sorted(hosts):
         out += [f"Host {name} {addr}", f"  HostName {addr}", f"  HostKeyAlias {name}", ""]
     out += ["Host *", f"  User {admin}", f"  IdentityFile {lab_dir / 'id_ed25519'}", "  IdentitiesOnly yes",
+            "  PreferredAuthentications publickey", "  GSSAPIAuthentication no",
             f"  UserKnownHostsFile {lab_dir / 'known_hosts'}", "  GlobalKnownHostsFile /dev/null",
             "  StrictHostKeyChecking yes", "  CheckHostIP no", "  BatchMode yes",
             "  ControlMaster auto", f"  ControlPath {cm}/%C", "  ControlPersist 60s",
@@ -95,7 +96,8 @@ def inventory(lab_dir: Path, admin: str, hosts: list[tuple[str, str, str]], wg_p
     _write(inv / "hosts.yml", yaml.safe_dump({"all": {"children": groups}}, sort_keys=True))
     cm = control_dir(lab_dir)
     common = (f"-o UserKnownHostsFile={lab_dir / 'known_hosts'} -o StrictHostKeyChecking=yes "
-              f"-o GlobalKnownHostsFile=/dev/null -o IdentitiesOnly=yes -o ControlMaster=auto "
+              f"-o GlobalKnownHostsFile=/dev/null -o IdentitiesOnly=yes -o PreferredAuthentications=publickey "
+              f"-o GSSAPIAuthentication=no -o ControlMaster=auto "
               f"-o ControlPath={cm}/%C -o ControlPersist=60s")
     all_vars = {
         "ansible_user": admin,
