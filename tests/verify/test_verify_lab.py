@@ -1,0 +1,177 @@
+"""`hubkit verify --lab` against one real converged lab (root, namespaces, nspawn).
+
+One lab for the whole module (CI budget): the read-only checks run first,
+then the drift cases, each of which ends by running `hubkit configure` and
+verifying green again, so the lab is converged whenever a test starts.
+The lab's hub is the Zeitz example renamed, so an engineer's own `zeitz`
+lab on the same machine is never touched.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import secrets
+import subprocess
+import sys
+from pathlib import Path
+from xml.etree import ElementTree as ET
+
+import pytest
+
+from hubkit.scaffold import init_fleet
+
+pytestmark = pytest.mark.lab
+
+HUB = "hkvt-zeitz"
+HUBKIT = str(Path(sys.executable).with_name("hubkit"))
+
+
+def _prereqs():
+    if not sys.platform.startswith("linux") or os.geteuid() != 0:
+        pytest.skip("lab tests need root on Linux")
+    from hubkit.lab import image
+    if image.current() is None:
+        pytest.fail("no lab base image: run 'bash .ci/setup --lab' (hubkit lab image build) first")
+
+
+class Lab:
+    def __init__(self, fleet: Path, env: dict):
+        self.fleet, self.env = fleet, env
+
+    def hubkit(self, *args, check=False) -> subprocess.CompletedProcess:
+        r = subprocess.run([HUBKIT, "--fleet", str(self.fleet), *args], capture_output=True, text=True,
+                           env=self.env, timeout=1800)
+        if check and r.returncode != 0:
+            raise AssertionError(f"hubkit {' '.join(args)} -> {r.returncode}\n{r.stdout[-3000:]}\n{r.stderr[-3000:]}")
+        return r
+
+    def on(self, host: str, cmd: str) -> str:
+        from hubkit.lab import exec_argv
+        r = subprocess.run(exec_argv(HUB, host, ["sudo", "sh", "-c", cmd]), capture_output=True, text=True,
+                           timeout=60)
+        assert r.returncode == 0, f"{host}: {cmd}: {r.stderr}"
+        return r.stdout
+
+    def verify(self, *args) -> tuple[int, dict]:
+        r = self.hubkit("verify", HUB, "--lab", "--json", *args)
+        assert r.returncode in (0, 1), r.stdout + r.stderr
+        return r.returncode, json.loads(r.stdout)
+
+    def configure(self, *hosts):
+        self.hubkit("configure", HUB, "--lab", *(["--limit", ",".join(hosts)] if hosts else []), check=True)
+
+
+def not_passed(doc) -> set[tuple[str, str]]:
+    return {(c["host"], c["id"]) for c in doc["checks"] if c["status"] in ("failed", "error")}
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory):
+    _prereqs()
+    root = tmp_path_factory.mktemp("verifylab") / "fleet"
+    init_fleet(root)
+    hubs = root / "hubs"
+    text = (hubs / "zeitz.yaml").read_text()
+    for f in hubs.glob("*.yaml"):
+        f.unlink()
+    (hubs / f"{HUB}.yaml").write_text(re.sub(r"(?m)^id: zeitz$", f"id: {HUB}", text))
+    env = {**os.environ, "CI": "true", "HUBKIT_VAULT_PASSWORD": secrets.token_urlsafe(16)}
+    lab = Lab(root, env)
+    from hubkit import lab as hklab
+    if hklab.load(HUB) is not None:
+        hklab.down(HUB)  # a leftover of an interrupted run
+    lab.hubkit("secrets", "init", HUB, check=True)
+    lab.hubkit("render", HUB, check=True)
+    lab.hubkit("lab", "up", HUB, check=True)
+    try:
+        lab.configure()
+        yield lab
+    finally:
+        hklab.down(HUB)
+
+
+def test_no_lab_is_exit_3(tmp_path):
+    _prereqs()
+    root = tmp_path / "fleet"
+    init_fleet(root)
+    r = subprocess.run([HUBKIT, "--fleet", str(root), "verify", "wittenberg", "--lab"], capture_output=True,
+                       text=True, env={**os.environ, "CI": "true"})
+    assert r.returncode == 3 and "hubkit lab up wittenberg" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_converged_lab_verifies_green(lab, tmp_path):
+    junit = tmp_path / "verify.xml"
+    rc, doc = lab.verify("--junit", str(junit))
+    assert not_passed(doc) == set(), doc
+    assert rc == 0
+    s = doc["summary"]
+    assert s["failed"] == 0 and s["error"] == 0 and s["passed"] >= 100
+    # Only the guest host's NTP may be skipped (isolated segment, no public NTP in the lab).
+    assert {(c["host"], c["id"]) for c in doc["checks"] if c["status"] == "skipped"} <= {
+        ("zeitz-gw01", "common::test_chrony_synced")}
+    hosts = {c["host"] for c in doc["checks"]}
+    assert hosts == {"zeitz-rt01", "zeitz-sw01", "zeitz-ws01", "zeitz-ws02", "zeitz-ws03", "zeitz-ws04",
+                     "zeitz-gw01", "hub"}
+    assert all(c["bsi"] for c in doc["checks"])
+    # JUnit: well-formed, one suite per host, the same number of cases as checks.
+    root = ET.parse(junit).getroot()
+    assert sum(int(s.get("tests")) for s in root.findall("testsuite")) == len(doc["checks"])
+    assert {s.get("name") for s in root.findall("testsuite")} == hosts
+    # The audit's copy, without secrets (no private key material in any message).
+    saved = json.loads((lab.fleet / ".hubkit" / "runs" / HUB / "verify.json").read_text())
+    assert saved["summary"] == doc["summary"]
+    assert "PRIVATE KEY" not in json.dumps(saved) and "PrivateKey" not in json.dumps(saved)
+
+
+def test_human_output_names_expected_and_found(lab):
+    lab.on("zeitz-ws04", "useradd -m -s /bin/bash hkdrift2 && usermod -aG sudo hkdrift2")
+    try:
+        r = lab.hubkit("verify", HUB, "--lab", "-k", "sudo")
+        assert r.returncode == 1
+        assert "zeitz-ws04\n" in r.stdout
+        assert ("zeitz-ws04 common::test_only_admin_has_sudo: expected sudo for hubadmin only, "
+                "found sudo also for hkdrift2") in r.stdout
+    finally:
+        lab.on("zeitz-ws04", "userdel -r hkdrift2")
+
+
+def test_drift_fails_exactly_its_checks_and_configure_repairs_it(lab):
+    # 1. a rule flushed from the router's ruleset (the guest segment's anti-spoofing rule);
+    handle = re.search(r'iifname "vl20" ip saddr != \S+ .*# handle (\d+)',
+                       lab.on("zeitz-rt01", "nft -a list chain inet filter prerouting")).group(1)
+    lab.on("zeitz-rt01", f"nft delete rule inet filter prerouting handle {handle}")
+    # 2. an extra user with sudo on a workstation;
+    lab.on("zeitz-ws02", "useradd -m -s /bin/bash hkdrift && usermod -aG sudo hkdrift")
+    # 3. PasswordAuthentication yes in sshd (in the effective config: the hubkit drop-in).
+    lab.on("zeitz-ws03", "sed -i 's/^PasswordAuthentication no/PasswordAuthentication yes/' "
+                         "/etc/ssh/sshd_config.d/10-hubkit.conf")
+    rc, doc = lab.verify()
+    assert rc == 1
+    # Exactly these: strict rp_filter still drops the spoofed packets, so the probe stays green.
+    assert not_passed(doc) == {("zeitz-rt01", "router::test_ruleset_matches_rendered"),
+                               ("zeitz-ws02", "common::test_only_admin_has_sudo"),
+                               ("zeitz-ws03", "common::test_sshd_no_password_auth")}
+    msg = {c["id"]: c["message"] for c in doc["checks"] if c["status"] == "failed"}
+    assert "hk-spoof-guest" in msg["router::test_ruleset_matches_rendered"]
+    assert msg["common::test_sshd_no_password_auth"].endswith("found passwordauthentication yes")
+    lab.configure("zeitz-rt01", "zeitz-ws02", "zeitz-ws03")
+    rc, doc = lab.verify()
+    assert not_passed(doc) == set() and rc == 0
+    lab.on("zeitz-ws02", "userdel -r hkdrift")
+
+
+def test_guest_isolation_is_red_when_the_firewall_is_opened(lab):
+    lab.on("zeitz-rt01", 'nft insert rule inet filter forward iifname "vl20" accept')
+    rc, doc = lab.verify("-k", "guest_cannot_reach or ruleset")
+    assert rc == 1
+    red = not_passed(doc)
+    for target in ("staff", "devices", "mgmt"):
+        assert ("hub", f"probes::test_guest_cannot_reach[{target}]") in red
+    assert ("zeitz-rt01", "router::test_ruleset_matches_rendered") in red
+    staff = next(c for c in doc["checks"] if c["id"] == "probes::test_guest_cannot_reach[staff]")
+    assert "reachable: tcp:10.64.0.11:22 open" in staff["message"]
+    lab.configure("zeitz-rt01")
+    rc, doc = lab.verify("-k", "guest_cannot_reach or ruleset")
+    assert rc == 0 and not_passed(doc) == set()
