@@ -226,7 +226,9 @@ def _wait_ssh(st: State, booting, host_objs, say) -> None:
     if bad:
         logs = ", ".join(str(host_objs[b.split(':')[0]].dir / "console.log") for b in sorted(bad))
         raise HubkitError("hosts not reachable over SSH from the mgmt netns: " + "; ".join(sorted(bad)),
-                          f"see {logs}; then 'hubkit lab down {st.lab_id}'")
+                          f"see {logs}; then 'hubkit lab down {st.lab_id}'"
+                          + ("; if systemd-nspawn cannot run on this machine, retry with "
+                             "HUBKIT_LAB_MODE=chroot" if st.get("mode") == hosts.NSPAWN else ""))
 
 
 def down(lab_id: str) -> dict:
