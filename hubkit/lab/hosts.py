@@ -65,13 +65,56 @@ exec setpriv --bounding-set=-sys_time,-sys_module chroot "$M" /usr/sbin/sshd -D 
 """
 
 
-def detect_mode() -> str:
+def detect_mode(image_root: Path | None = None) -> str:
+    """``nspawn`` when systemd-nspawn can run a container here, else ``chroot``.
+
+    ``HUBKIT_LAB_MODE`` forces a mode.  With ``image_root``, nspawn is proven by a
+    real run of ``/bin/true`` in the (read-only) image; the verdict is cached per
+    boot in /run/hubkit (the image is never written: --read-only, no /etc setup).
+    """
     forced = os.environ.get("HUBKIT_LAB_MODE")
     if forced in (NSPAWN, CHROOT):
         return forced
-    if shutil.which("systemd-nspawn") and cgroups.hierarchies():
+    if not (shutil.which("systemd-nspawn") and cgroups.hierarchies()):
+        return CHROOT
+    if image_root is None:
         return NSPAWN
-    return CHROOT
+    return NSPAWN if nspawn_works(image_root) else CHROOT
+
+
+PROBE_CACHE = Path("/run/hubkit/nspawn-probe")
+
+
+def nspawn_works(image_root: Path) -> bool:
+    key = str(image_root)
+    try:
+        verdict, cached_for = PROBE_CACHE.read_text().split("\n")[:2]
+        if cached_for == key:
+            return verdict == "ok"
+    except (OSError, ValueError):
+        pass
+    cgs = [h / f"hubkit-probe-{os.getpid()}" / "probe" for h in cgroups.hierarchies()]
+    try:
+        for cg in cgs:
+            cg.mkdir(parents=True, exist_ok=True)
+        script = 'for cg in $HK_CGROUPS; do echo $$ > "$cg/cgroup.procs" || exit 90; done; exec "$@"'
+        r = subprocess.run(["sh", "-c", script, "hubkit-nspawn-probe", "systemd-nspawn", "--quiet",
+                            "--register=no", "--keep-unit", "--private-network", "--read-only",
+                            "-D", str(image_root), "-M", f"hubkit-probe-{os.getpid()}",
+                            "--resolv-conf=off", "--timezone=off", "--link-journal=no", "/bin/true"],
+                           env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin",
+                                "HK_CGROUPS": " ".join(map(str, cgs))},
+                           stdin=subprocess.DEVNULL, capture_output=True, timeout=30)
+        ok = r.returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        ok = False
+    finally:
+        for cg in cgs:
+            cgroups.remove(cg.parent)
+        shutil.rmtree(f"/run/systemd/nspawn/propagate/hubkit-probe-{os.getpid()}", ignore_errors=True)
+    PROBE_CACHE.parent.mkdir(parents=True, exist_ok=True)
+    PROBE_CACHE.write_text(f"{'ok' if ok else 'failed'}\n{key}\n")
+    return ok
 
 
 def _run(cmd: list[str], what: str) -> subprocess.CompletedProcess:

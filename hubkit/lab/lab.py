@@ -142,7 +142,7 @@ def _up(hub, topo, lab_id: str, rebuild: bool, say) -> dict:
         say("teardown", lab_id)
         _down(lab_id)
     img = image.require_current()
-    mode = hosts.detect_mode()
+    mode = hosts.detect_mode(img.rootfs)
     if mode == hosts.NSPAWN:
         old = prereq.raise_inotify_limit()
         if old is not None:

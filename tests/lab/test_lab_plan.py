@@ -205,3 +205,15 @@ def test_lab_lock_refuses_a_second_holder(tmp_path, monkeypatch):
         assert str(os.getpid()) in e.value.message
     with state.lab_lock("x"):  # released
         pass
+
+
+def test_mode_detection_forced_and_cached(tmp_path, monkeypatch):
+    from hubkit.lab import hosts
+    monkeypatch.setenv("HUBKIT_LAB_MODE", "chroot")
+    assert hosts.detect_mode(tmp_path) == "chroot"
+    monkeypatch.delenv("HUBKIT_LAB_MODE")
+    monkeypatch.setattr(hosts, "PROBE_CACHE", tmp_path / "probe")
+    (tmp_path / "probe").write_text(f"failed\n{tmp_path / 'img'}\n")
+    assert hosts.nspawn_works(tmp_path / "img") is False  # cached verdict, no run
+    monkeypatch.setattr(hosts.shutil, "which", lambda t: None)
+    assert hosts.detect_mode(tmp_path / "img") == "chroot"
