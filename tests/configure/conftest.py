@@ -1,0 +1,101 @@
+"""Fixtures of the configure tests.
+
+Lab ids are hub ids, so the test fleet renames Zeitz to ``hkcf-zeitz``: the
+tests never touch a lab an engineer (or another test area) runs.  One
+converged lab is shared by the whole session; tests that break something
+repair it before they end.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from hubkit.scaffold import init_fleet
+
+HUBKIT = str(Path(sys.executable).with_name("hubkit"))
+LAB_HUB = "hkcf-zeitz"
+VAULT_PASSWORD = "hkcf-test-vault-password"
+
+
+def make_fleet(root: Path) -> Path:
+    init_fleet(root)
+    hubs = root / "hubs"
+    text = (hubs / "zeitz.yaml").read_text()
+    (hubs / f"{LAB_HUB}.yaml").write_text(re.sub(r"(?m)^id: zeitz$", f"id: {LAB_HUB}", text))
+    for f in hubs.glob("*.yaml"):
+        if f.stem != LAB_HUB:
+            f.unlink()
+    return root
+
+
+def hubkit(fleet: Path, *args: str, check: bool = False, env: dict | None = None,
+           timeout: float = 1800) -> subprocess.CompletedProcess:
+    e = {**os.environ, "CI": "true", "HUBKIT_VAULT_PASSWORD": VAULT_PASSWORD, **(env or {})}
+    r = subprocess.run([HUBKIT, "--fleet", str(fleet), *args], capture_output=True, text=True,
+                       env=e, timeout=timeout)
+    if check and r.returncode != 0:
+        raise AssertionError(f"hubkit {' '.join(args)} -> {r.returncode}\n{r.stdout}\n{r.stderr}")
+    return r
+
+
+def configure_json(fleet: Path, *args: str) -> tuple[int, dict, str]:
+    r = hubkit(fleet, "configure", LAB_HUB, "--lab", "--json", *args)
+    try:
+        doc = json.loads(r.stdout)
+    except ValueError:
+        raise AssertionError(f"configure --json printed no JSON (exit {r.returncode}):\n"
+                             f"{r.stdout}\n{r.stderr}") from None
+    return r.returncode, doc, r.stderr
+
+
+@pytest.fixture()
+def rendered_fleet(tmp_path) -> Path:
+    """A fleet with secrets and a render of the test hub (no lab)."""
+    fleet = make_fleet(tmp_path / "fleet")
+    hubkit(fleet, "secrets", "init", LAB_HUB, check=True)
+    hubkit(fleet, "render", LAB_HUB, check=True)
+    return fleet
+
+
+@pytest.fixture(scope="session")
+def converged_lab(tmp_path_factory):
+    """The shared lab: rendered, up and converged once for the session."""
+    if not sys.platform.startswith("linux") or os.geteuid() != 0:
+        pytest.skip("lab tests need root on Linux")
+    from hubkit import lab
+    from hubkit.lab import image
+    if image.current() is None:
+        pytest.fail("no lab base image: run 'bash .ci/setup --lab' (hubkit lab image build) first")
+    fleet = make_fleet(tmp_path_factory.mktemp("cflab") / "fleet")
+    hubkit(fleet, "secrets", "init", LAB_HUB, check=True)
+    hubkit(fleet, "render", LAB_HUB, check=True)
+    if lab.load(LAB_HUB) is not None:
+        lab.down(LAB_HUB)  # a leftover of an interrupted run
+    hubkit(fleet, "lab", "up", LAB_HUB, check=True)
+    rc, first, err = configure_json(fleet)
+    try:
+        yield {"fleet": fleet, "first": (rc, first, err), "info": lab.load(LAB_HUB)}
+    finally:
+        lab.down(LAB_HUB)
+
+
+def lab_exec(host: str, *cmd: str, check: bool = True) -> subprocess.CompletedProcess:
+    """Run ``cmd`` as root on a lab host (over SSH from the mgmt netns, with sudo)."""
+    from hubkit import lab
+    info = lab.load(LAB_HUB)
+    r = subprocess.run(info.ssh(host, "sudo", *cmd), capture_output=True, text=True, timeout=120)
+    if check and r.returncode != 0:
+        raise AssertionError(f"{host}: {' '.join(cmd)} -> {r.returncode}\n{r.stdout}\n{r.stderr}")
+    return r
+
+
+def netns_of(host: str) -> str:
+    from hubkit import lab
+    return lab.load(LAB_HUB).host(host)["netns"]
