@@ -19,7 +19,7 @@ from pathlib import Path
 from hubkit import __version__
 from hubkit.audit.catalog import CHECKS
 from hubkit.audit.evidence import collect, environment_secrets, finding_dict, provenance
-from hubkit.audit.model import LIVE, PLANNED, RECORDED, RENDERED, STATUSES, Evidence, Row, evaluate
+from hubkit.audit.model import LIVE, RECORDED, RENDERED, STATUSES, Evidence, Row, evaluate
 from hubkit.audit.static import run_all
 from hubkit.errors import HubkitError
 
@@ -186,4 +186,4 @@ def run_audit(fleet_root: Path, hub_id: str, lab: bool = False, out: Path | None
     return AuditResult(hub_id, out_dir, rows, counts_of(rows))
 
 
-__all__ = ["AuditResult", "run_audit", "build_rows", "link", "AUDIT_DIR", "PLANNED"]
+__all__ = ["AuditResult", "run_audit", "build_rows", "link", "AUDIT_DIR"]

@@ -18,7 +18,6 @@ import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from hubkit import __version__
 from hubkit.audit.model import LIVE, Evidence
 from hubkit.audit.static import Sources
 from hubkit.errors import FindingsError, HubkitError

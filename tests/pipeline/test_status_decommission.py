@@ -10,7 +10,7 @@ import sys
 from hubkit import ipam
 from hubkit.journal import Journal, journal_path
 
-from .conftest import CANARY_PASSWORD, HUBKIT, all_text_under, hubkit, secret_values
+from .conftest import CANARY_PASSWORD, all_text_under, hubkit, secret_values
 
 
 def test_status_reports_each_stage(rendered, run_cli):
