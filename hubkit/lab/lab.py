@@ -157,12 +157,11 @@ def _up(hub, topo, lab_id: str, rebuild: bool, say) -> dict:
     d = st.dir
     st.record("dirs", str(d))
     admin = hub.admin.username
-    roles = {n.name: n for n in p.nodes}
     st.set(hub=lab_id, prefix=prefix, mode=mode, image=img.hash, admin=admin,
            netns_mgmt=next(n.netns for n in p.nodes if n.role == "mgmt"),
            hosts=[{"name": n.name, "role": n.role, "netns": n.netns, "mgmt_address": n.mgmt_address}
                   for n in p.nodes])
-    key, pub = artifacts.ssh_keypair(d, lab_id)
+    _key, pub = artifacts.ssh_keypair(d, lab_id)
     wg_key, wg_pub = artifacts.wg_keypair(d)
     say("wiring", f"{len(p.nodes)} netns, {len(p.links)} links")
     wiring.apply(st, p)
