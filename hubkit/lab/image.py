@@ -185,6 +185,8 @@ def build(force_prereqs: bool = True, progress=None) -> tuple[Image, bool]:
                   SUITE, str(root), src], "debootstrap")
             say("pre-seeding the apt cache with the role packages")
             # resolv.conf for the build only (the chroot shares the build machine's network).
+            # unlink first: a symlink there must never make us write outside the image.
+            (root / "etc/resolv.conf").unlink(missing_ok=True)
             shutil.copyfile("/etc/resolv.conf", root / "etc/resolv.conf")
             _chroot(root, "apt-get", "update", "-qq", what="apt-get update in the image")
             _chroot(root, "apt-get", "install", "-y", "-qq", "--download-only", "--reinstall",
