@@ -100,11 +100,14 @@ def run_b(info, target, workdir: Path) -> tuple[float, int]:
     n = 0
     for args in cmds:
         report = workdir / f"b-{len(args)}-{n}.json"
-        r = subprocess.run(info.netns_exec(sys.executable, "-m", "pytest", "-q", "-p", "hubkit.verify_plugin",
+        # Same pytest start-up as (a) (no plugin autoload), so the ratio measures parallelism + ControlMaster.
+        r = subprocess.run(info.netns_exec(sys.executable, "-m", "pytest", "-q", "-p", "testinfra.plugin",
+                                           "-p", "hubkit.verify_plugin",
                                            "-p", "no:cacheprovider", f"--rootdir={verify.PLAYBOOKS}",
                                            "--import-mode=importlib", f"--hubkit-context={ctx}",
                                            f"--hubkit-report={report}", *args),
-                           capture_output=True, text=True)
+                           capture_output=True, text=True,
+                           env={**os.environ, "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"})
         got = verify.parse_report(report) or []
         n += len(got)
         if r.returncode not in (0, 1):

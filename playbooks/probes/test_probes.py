@@ -98,8 +98,7 @@ def plans(hub, topo) -> dict[str, dict[str, list[str]]]:
     return out
 
 
-@pytest.fixture(scope="session")
-def reach(hk, hub, topo):
+def run_reach(hk, hub, topo):
     """All reachability probes, every source host in parallel: {(source, group): {spec: result}}."""
     todo = plans(hub, topo)
 
@@ -111,6 +110,37 @@ def reach(hk, hub, topo):
         results = dict(pool.map(one, sorted(todo)))
     return {(src, group): {s: results[src][s] for s in specs}
             for src, groups in todo.items() for group, specs in groups.items()}
+
+
+# The slow probes (DHCP waits ~3 s for dnsmasq's ping check, the spoof listener
+# ~2 s) start together as soon as the session does; each test waits for its own.
+PREFETCH = {"reach": ("test_guest_cannot_reach", "test_staff_cannot_reach_mgmt"),
+            "dhcp": ("test_dhcp_fresh_client",),
+            "spoof": ("test_guest_spoofed_source_dropped",)}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def prefetch(request, hk, hub, topo):
+    wanted = {item.originalname for item in request.session.items}
+    work = {"reach": lambda: run_reach(hk, hub, topo), "dhcp": lambda: run_dhcp(hk, topo),
+            "spoof": lambda: run_spoof(hk, topo)}
+    pool = ThreadPoolExecutor(max_workers=len(work))
+    futures = {k: pool.submit(fn) for k, fn in work.items() if wanted & set(PREFETCH[k])}
+    yield futures
+    pool.shutdown(wait=True)
+
+
+def _result(prefetch, key):
+    __tracebackhide__ = True
+    fut = prefetch.get(key)
+    if fut is None:
+        pytest.fail(f"probe batch {key} was not started", pytrace=False)
+    return fut.result()
+
+
+@pytest.fixture(scope="session")
+def reach(prefetch):
+    return _result(prefetch, "reach")
 
 
 def _assert_blocked(reach, source, group, what):
@@ -232,12 +262,11 @@ def test_dns_resolves_hub_hosts(hk, hub, topo):
 
 # -- anti-spoofing -----------------------------------------------------------------
 
-@pytest.mark.bsi("NET.3.1.A15")
-def test_guest_spoofed_source_dropped(hk, hub, topo):
-    """UDP from the guest host to the core with a forged source never arrives; the genuine one does."""
+def run_spoof(hk, topo) -> dict:
+    """From the guest host: one genuine and forged-source UDP datagrams to a listener on the core."""
     g = guest_host(topo)
     if g is None:
-        pytest.skip("no host on an isolated segment in this hub")
+        return {"skip": "no host on an isolated segment in this hub"}
     core = hk.host(topo.core.name)
     dst = str(topo.core.address.ip)
     port = 47000 + uuid.uuid4().int % 1000
@@ -249,22 +278,32 @@ def test_guest_spoofed_source_dropped(hk, hub, topo):
     result: dict = {}
 
     def listen():
-        result.update(run_probe(core, "listen", port, 3))
+        result.update(run_probe(core, "listen", port, 2.5))
 
     t = threading.Thread(target=listen)
     t.start()
-    time.sleep(0.8)  # let the listener bind before anything is sent
+    time.sleep(0.6)  # let the listener bind before anything is sent
     guest = hk.host(g.name)
     own = str(g.address.ip)
     run_probe(guest, "spoof", own, dst, port, f"genuine-{nonce}")
     for label, src in sorted(forged.items()):
         run_probe(guest, "spoof", src, dst, port, f"forged-{label}-{nonce}")
     t.join()
-    texts = [m["text"] for m in result.get("received", [])]
-    expect(f"genuine-{nonce}" in texts, f"the genuine datagram from {own} to reach {dst}:{port} (control)",
+    return {"own": own, "dst": f"{dst}:{port}", "nonce": nonce, "forged": forged,
+            "texts": [m["text"] for m in result.get("received", [])]}
+
+
+@pytest.mark.bsi("NET.3.1.A15")
+def test_guest_spoofed_source_dropped(prefetch):
+    """UDP from the guest host to the core with a forged source never arrives; the genuine one does."""
+    r = _result(prefetch, "spoof")
+    if "skip" in r:
+        pytest.skip(r["skip"])
+    texts, nonce = r["texts"], r["nonce"]
+    expect(f"genuine-{nonce}" in texts, f"the genuine datagram from {r['own']} to reach {r['dst']} (control)",
            "it did not arrive - probe inconclusive")
     leaked = [t_ for t_ in texts if t_.startswith("forged-") and t_.endswith(nonce)]
-    expect(not leaked, f"forged sources {', '.join(forged.values())} dropped at the router",
+    expect(not leaked, f"forged sources {', '.join(r['forged'].values())} dropped at the router",
            "arrived: " + ", ".join(leaked))
 
 
@@ -321,11 +360,10 @@ class ProbeClient:
         self.state.forget("netns", self.ns)
 
 
-@pytest.fixture(scope="session")
-def dhcp_leases(hk, topo):
+def run_dhcp(hk, topo) -> dict:
     """One fresh client per DHCP segment, all at once: {segment: lease}."""
     if not hk.lab:
-        pytest.skip("a fresh DHCP client needs the lab (a probe netns on the switch)")
+        return {"skip": "a fresh DHCP client needs the lab (a probe netns on the switch)"}
     segs = sorted(n for n, s in topo.segments.items() if s.dhcp)
 
     def one(seg):
@@ -334,6 +372,14 @@ def dhcp_leases(hk, topo):
 
     with ThreadPoolExecutor(max_workers=max(1, len(segs))) as pool:
         return dict(pool.map(one, segs))
+
+
+@pytest.fixture(scope="session")
+def dhcp_leases(prefetch):
+    leases = _result(prefetch, "dhcp")
+    if "skip" in leases:
+        pytest.skip(leases["skip"])
+    return leases
 
 
 @pytest.mark.bsi("NET.1.1.A5")
