@@ -1,7 +1,7 @@
 """End to end in the lab: open → report without fail rows; re-run skips; kill -9 resumes; decommission.
 
 One lab serves the whole module (CI time): the tests run in file order and
-build on each other.  The hub is renamed (``hkop-zeitz``) so that a lab an
+build on each other.  The hub is renamed (``hkot-zeitz``) so that a lab an
 engineer runs under the real id on the same machine is never touched.
 """
 
@@ -23,7 +23,7 @@ from hubkit.scaffold import init_fleet
 from .conftest import CANARY_PASSWORD, HUBKIT, all_text_under, hubkit, secret_values
 
 pytestmark = [pytest.mark.lab, pytest.mark.slow]
-HUB = "hkop-zeitz"
+HUB = "hkot-zeitz"
 LOGS: list[str] = []
 
 
