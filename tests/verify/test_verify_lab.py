@@ -167,7 +167,8 @@ def test_guest_isolation_is_red_when_the_firewall_is_opened(lab):
     rc, doc = lab.verify("-k", "guest_cannot_reach or ruleset")
     assert rc == 1
     red = not_passed(doc)
-    for target in ("staff", "devices", "mgmt"):
+    # devices holds no host in Zeitz, only the router's own address (input chain, still closed).
+    for target in ("staff", "mgmt"):
         assert ("hub", f"probes::test_guest_cannot_reach[{target}]") in red
     assert ("zeitz-rt01", "router::test_ruleset_matches_rendered") in red
     staff = next(c for c in doc["checks"] if c["id"] == "probes::test_guest_cannot_reach[staff]")
