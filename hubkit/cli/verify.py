@@ -55,6 +55,10 @@ def verify_cmd(ctx, hub_id, lab, junit, keyword, as_json):
         result = verify.run(target, keyword=keyword, on_event=on_event)
     finally:
         stop()
+    if keyword and not result.checks:
+        from hubkit.errors import UsageError
+        raise UsageError(f"no check matches -k {keyword!r}",
+                         "see the check ids in `hubkit verify ID --json`, e.g. -k sshd or -k guest")
     if not keyword:
         # A filtered run is not the hub's verification: keep the audit's last full result.
         verify.save_last(ctx.fleet_root, result)

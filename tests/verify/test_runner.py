@@ -143,3 +143,9 @@ def test_ssh_options_share_one_master_per_host(tmp_path):
     opts = " ".join(verify.ssh_options(tmp_path))
     assert "ControlMaster=auto" in opts and f"ControlPath={tmp_path}/%C" in opts
     assert "ControlMaster=no" in " ".join(verify.ssh_options(None))
+
+
+def test_cli_without_inventory_exits_3(toy_fleet, run_cli):
+    r = run_cli(toy_fleet, "verify", "zeitz")
+    assert r.exit_code == 3
+    assert "hubkit render zeitz" in r.output and "Traceback" not in r.output
