@@ -149,3 +149,20 @@ def test_cli_without_inventory_exits_3(toy_fleet, run_cli):
     r = run_cli(toy_fleet, "verify", "zeitz")
     assert r.exit_code == 3
     assert "hubkit render zeitz" in r.output and "Traceback" not in r.output
+
+
+def test_ssh_failure_becomes_one_clear_line():
+    import testinfra
+    from testinfra.backend.base import CommandResult
+
+    from hubkit.verify_plugin import _message
+    res = CommandResult(testinfra.get_host("local://").backend, 255, b"ssh x", b"",
+                        b"ssh: connect to host 10.64.0.11 port 22: Connection refused\r\n")
+
+    class Report:
+        class longrepr:
+            class reprcrash:
+                message = f"RuntimeError: {RuntimeError(res)}"
+
+    assert _message(Report()) == ("cannot reach the host over ssh: ssh: connect to host 10.64.0.11 port 22: "
+                                  "Connection refused")
