@@ -116,10 +116,15 @@ def run_b(info, target, workdir: Path) -> tuple[float, int]:
 
 
 def main() -> int:
+    global FLEET, HUB
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--keep", action="store_true", help="leave the lab up afterwards")
+    ap.add_argument("--fleet", type=Path, help="use this fleet's already converged lab of --hub (kept up)")
+    ap.add_argument("--hub", default=HUB)
     args = ap.parse_args()
+    if args.fleet:
+        FLEET, HUB, args.keep = args.fleet.resolve(), args.hub, True
     if os.geteuid() != 0:
         print("bench/verify.py needs root (the lab)", file=sys.stderr)
         return 3
@@ -130,8 +135,12 @@ def main() -> int:
         return 3
     pw_file = FLEET / ".bench-vault-password"
     pw = pw_file.read_text() if pw_file.is_file() else secrets.token_urlsafe(16)
-    env = {**os.environ, "CI": "true", "HUBKIT_VAULT_PASSWORD": pw}
-    prepare(env)
+    env = {**os.environ, "CI": "true", "HUBKIT_VAULT_PASSWORD": os.environ.get("HUBKIT_VAULT_PASSWORD", pw)}
+    if not args.fleet:
+        prepare(env)
+    elif lab.load(HUB) is None:
+        print(f"no running lab {HUB}: bring it up and configure it first", file=sys.stderr)
+        return 3
     info = lab.load(HUB)
     target = verify.resolve(FLEET, HUB, lab=True)
     names = list(target.hosts)
