@@ -77,6 +77,10 @@ def cli(ctx, fleet_root: Path, verbose: int):
     ctx.obj = Context(fleet_root=fleet_root, verbose=verbose)
 
 
+def is_ci() -> bool:
+    return os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+
 def _discover() -> None:
     for mod in sorted(m.name for m in pkgutil.iter_modules(__path__)):
         importlib.import_module(f"{__name__}.{mod}").register(cli)
@@ -96,7 +100,3 @@ def main() -> None:
             click.echo(e.code, err=True)
             raise SystemExit(EXIT_USAGE) from None
         raise
-
-
-def is_ci() -> bool:
-    return os.environ.get("CI", "").lower() in {"1", "true", "yes"}
