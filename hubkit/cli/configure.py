@@ -122,8 +122,11 @@ def configure_cmd(ctx, hub_id, lab, check, diff, limit, wait, as_json):
     else:
         _recap(result)
     if not result.succeeded:
-        if as_json and result.failed_hosts:
-            click.echo(f"error: failed hosts: {', '.join(result.failed_hosts)}", err=True)
+        if as_json:
+            for f in result.failures:
+                click.echo(f"{f['status']}: {f['host']}: {f['task']}: {f['msg']}", err=True)
+            click.echo(f"error: failed hosts: {', '.join(result.failed_hosts) or '(none; ansible exit '}"
+                       f"{'' if result.failed_hosts else str(result.rc) + ')'}", err=True)
         exit_with(EXIT_FINDINGS)
 
 

@@ -64,10 +64,10 @@ class CallbackModule(CallbackBase):
         self._emit("play_start", play=play.get_name().strip())
 
     def v2_playbook_on_task_start(self, task, is_conditional):
-        self._emit("task_start", task=task.get_name().strip(), role=_role(task), handler=False)
+        self._emit("task_start", task=_task_name(task), role=_role(task), handler=False)
 
     def v2_playbook_on_handler_task_start(self, task):
-        self._emit("task_start", task=task.get_name().strip(), role=_role(task), handler=True)
+        self._emit("task_start", task=_task_name(task), role=_role(task), handler=True)
 
     # -- per-host results --------------------------------------------------
     def _result(self, status: str, result, **extra) -> None:
@@ -76,7 +76,7 @@ class CallbackModule(CallbackBase):
         res = _attr(result, "result", "_result") or {}
         data = {
             "host": host.get_name() if host is not None else "?",
-            "task": task.get_name().strip() if task is not None else "?",
+            "task": _task_name(task) if task is not None else "?",
             "role": _role(task) if task is not None else None,
             "changed": bool(res.get("changed", False)),
             "status": status,
@@ -106,6 +106,11 @@ class CallbackModule(CallbackBase):
             hosts[name] = {k: int(s.get(k, 0)) for k in
                            ("ok", "changed", "failures", "unreachable", "skipped", "rescued", "ignored")}
         self._emit("stats", hosts=hosts)
+
+
+def _task_name(task) -> str:
+    # The bare task name: the role travels in its own field.
+    return str(getattr(task, "name", None) or task.get_name()).strip()
 
 
 def _role(task):
