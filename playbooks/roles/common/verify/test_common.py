@@ -11,7 +11,7 @@ import re
 
 import pytest
 
-from hubkit.verify_plugin import expect, expect_equal
+from hubkit.verify_plugin import expect, expect_equal, snapshot
 
 # Listening sockets each role may have: (proto, port, process, scope).
 # scope: "any" (all addresses), "loopback", "mgmt" (the host's mgmt address),
@@ -29,23 +29,45 @@ LISTENERS = {
 
 
 @pytest.fixture(scope="module")
-def sshd_t(host):
+def facts(host, hub):
+    """Everything the common checks read, fetched in one round trip (see snapshot)."""
+    admin = hub.admin.username
+    return snapshot(host, {
+        "hostname": "hostname",
+        "etc_hostname": "cat /etc/hostname",
+        "sshd_t": "sshd -T",
+        "admin_passwd": f"getent passwd {admin}",
+        "admin_sudo": f"sudo -n -l -U {admin}",
+        "admin_keys": f"h=$(getent passwd {admin} | cut -d: -f6); stat -c %s \"$h/.ssh/authorized_keys\"",
+        "sudo_scan": SUDOERS_SCAN,
+        "chrony_active": "systemctl is-active chrony",
+        "chrony_sources": "chronyc -n sources",
+        "uu_pkg": "dpkg-query -W -f='${Status}' unattended-upgrades",
+        "uu_periodic": "apt-config shell V APT::Periodic::Unattended-Upgrade",
+        "uu_enabled": "systemctl is-enabled unattended-upgrades",
+        "apt_timer": "systemctl is-enabled apt-daily-upgrade.timer",
+        "rsyslog_active": "systemctl is-active rsyslog",
+        "rsyslog_conf": "cat /etc/rsyslog.conf /etc/rsyslog.d/*.conf",
+        "rsyslog_check": "rsyslogd -N1",
+        "ss": "ss -H -tulnp",
+    })
+
+
+@pytest.fixture(scope="module")
+def sshd_t(facts):
     """Effective sshd settings (`sshd -T`), key -> list of values."""
-    out = host.check_output("sshd -T")
     cfg: dict[str, list[str]] = {}
-    for line in out.splitlines():
+    for line in facts["sshd_t"].stdout.splitlines():
         key, _, value = line.partition(" ")
         cfg.setdefault(key.lower(), []).append(value.strip())
     return cfg
 
 
 @pytest.mark.bsi("OPS.1.1.5.A5")
-def test_hostname(host, plan):
+def test_hostname(facts, plan):
     # Central logs are keyed by the sender's hostname: a wrong one hides the source.
-    found = host.check_output("hostname")
-    expect_equal(found, plan.name, "hostname")
-    etc = host.file("/etc/hostname").content_string.strip()
-    expect_equal(etc, plan.name, "/etc/hostname")
+    expect_equal(facts["hostname"].stdout.strip(), plan.name, "hostname")
+    expect_equal(facts["etc_hostname"].stdout.strip(), plan.name, "/etc/hostname")
 
 
 @pytest.mark.bsi("SYS.1.3.A8", "NET.3.2.A6")
@@ -75,15 +97,15 @@ def test_sshd_mgmt_only(sshd_t, plan, topo, hub):
 
 
 @pytest.mark.bsi("ORP.4.A1", "ORP.4.A9", "ORP.4.A23")
-def test_admin_account(host, hub):
+def test_admin_account(facts, hub):
     admin = hub.admin.username
-    user = host.user(admin)
-    expect(user.exists, f"admin account {admin}", "no such user")
-    sudo = host.run("sudo -n -l -U %s", admin).stdout
+    expect(facts["admin_passwd"].rc == 0, f"admin account {admin}", "no such user")
+    sudo = facts["admin_sudo"].stdout
     expect("(ALL" in sudo and "ALL" in sudo.split("may run the following")[-1],
            f"{admin} may run all commands with sudo", "no sudo rule for it")
-    keys = host.file(f"{user.home}/.ssh/authorized_keys")
-    expect(keys.exists and keys.size > 0, f"{user.home}/.ssh/authorized_keys with a key", "no key file")
+    size = facts["admin_keys"].stdout.strip()
+    expect(facts["admin_keys"].rc == 0 and size.isdigit() and int(size) > 0,
+           f"~{admin}/.ssh/authorized_keys with a key", "no key file" if facts["admin_keys"].rc else "an empty one")
 
 
 # Lists every account other than root with a login shell that sudo lets run something,
@@ -100,9 +122,9 @@ echo "group:$(getent group admin | cut -d: -f4)"
 
 
 @pytest.mark.bsi("ORP.4.A1", "ORP.4.A9", "ORP.4.A23")
-def test_only_admin_has_sudo(host, hub):
+def test_only_admin_has_sudo(facts, hub):
     """Staff (and anyone else) have no sudo: only the hub admin account does."""
-    out = host.check_output("sh -c %s", SUDOERS_SCAN)
+    out = facts["sudo_scan"].stdout
     admin = hub.admin.username
     sudoers = sorted({line[5:] for line in out.splitlines() if line.startswith("sudo:")} - {admin})
     members = sorted({m for line in out.splitlines() if line.startswith("group:")
@@ -127,66 +149,66 @@ def expected_ntp(plan, topo, hub) -> list[str] | None:
 
 
 @pytest.mark.bsi("OPS.1.1.5.A4")
-def test_chrony_synced(host, plan, topo, hub, hk):
+def test_chrony_synced(host, facts, plan, topo, hub, hk):
     servers = expected_ntp(plan, topo, hub)
     if servers is None and hk.lab:
         pytest.skip("isolated segment: no hub NTP by design, and the lab has no route to public servers")
-    expect(host.service("chrony").is_running, "chrony running", "chrony not running")
-    selected = _selected_source(host)
+    expect(facts["chrony_active"].stdout.strip() == "active", "chrony running",
+           facts["chrony_active"].stdout.strip() or "not running")
+    selected = _selected_source(facts["chrony_sources"].stdout)
     if selected is None or (servers and selected not in servers):
         # Right after a converge chrony may still be polling: ask for a burst and wait briefly.
         host.run("chronyc burst 4/4 >/dev/null 2>&1; chronyc waitsync 8 0 0 1 >/dev/null 2>&1")
-        selected = _selected_source(host)
+        selected = _selected_source(host.run("chronyc -n sources").stdout)
     if servers is None:
         expect(selected is not None, "chrony synchronised to some source", "no selected source")
         return
-    configured = [line.split()[1] for line in host.run("chronyc -n sources").stdout.splitlines()
+    configured = [line.split()[1] for line in facts["chrony_sources"].stdout.splitlines()
                   if line[:1] == "^"]
     expect(selected in servers, f"chrony synchronised to {' or '.join(servers)}",
            f"selected source {selected or 'none'} (sources: {', '.join(configured) or 'none'})")
 
 
-def _selected_source(host) -> str | None:
-    for line in host.run("chronyc -n sources").stdout.splitlines():
+def _selected_source(sources: str) -> str | None:
+    for line in sources.splitlines():
         if line.startswith("^*"):
             return line.split()[1]
     return None
 
 
 @pytest.mark.bsi("SYS.2.1.A3", "OPS.1.1.3.A15")
-def test_unattended_upgrades_enabled(host, hub, hk):
+def test_unattended_upgrades_enabled(facts, hub, hk):
     policy = hub.services.update_policy
-    pkg = host.package("unattended-upgrades")
-    expect(pkg.is_installed, "package unattended-upgrades installed", "not installed")
-    periodic = host.check_output("apt-config shell V APT::Periodic::Unattended-Upgrade")
+    expect("install ok installed" in facts["uu_pkg"].stdout, "package unattended-upgrades installed",
+           "not installed")
+    periodic = facts["uu_periodic"].stdout
     value = re.sub(r"^V='?(.*?)'?$", r"\1", periodic.strip()) or "(unset)"
     want = "0" if policy == "none" else "1"
     expect_equal(value, want, f"APT::Periodic::Unattended-Upgrade (policy {policy})")
     if policy != "none":
-        expect(host.service("unattended-upgrades").is_enabled, "unattended-upgrades.service enabled",
-               "disabled")
+        state = facts["uu_enabled"].stdout.strip()
+        expect(state == "enabled", "unattended-upgrades.service enabled", state or "unknown")
         if not hk.lab:
             # The lab is offline and keeps apt's timers off on purpose.
-            expect(host.service("apt-daily-upgrade.timer").is_enabled, "apt-daily-upgrade.timer enabled",
-                   "disabled")
+            state = facts["apt_timer"].stdout.strip()
+            expect(state == "enabled", "apt-daily-upgrade.timer enabled", state or "unknown")
 
 
 @pytest.mark.bsi("OPS.1.1.5.A5")
-def test_log_forwarding(host, hub):
+def test_log_forwarding(facts, hub):
     sink = hub.services.central.syslog
     if sink is None:
         pytest.skip("the hub model names no central log sink")
-    expect(host.service("rsyslog").is_running, "rsyslog running", "rsyslog not running")
-    conf = host.run("cat /etc/rsyslog.conf /etc/rsyslog.d/*.conf 2>/dev/null").stdout
+    expect(facts["rsyslog_active"].stdout.strip() == "active", "rsyslog running", "rsyslog not running")
+    conf = facts["rsyslog_conf"].stdout
     targets = re.findall(r'target="([^"]+)"', conf) + re.findall(r"^\s*\*\.\*\s+@@?([\d.]+)", conf, re.M)
     expect(str(sink) in targets, f"forwarding of all logs to {sink}",
            f"forwarding to {', '.join(targets) or 'nowhere'}")
-    check = host.run("rsyslogd -N1")
+    check = facts["rsyslog_check"]
     expect(check.rc == 0, "a valid rsyslog configuration", check.stderr.strip().splitlines()[-1:] or check.rc)
 
 
-def _listeners(host):
-    out = host.check_output("ss -H -tulnp")
+def _listeners(out: str):
     found = []
     for line in out.splitlines():
         parts = line.split()
@@ -225,10 +247,10 @@ def _scope_ok(scope, addr, plan, topo):
 
 
 @pytest.mark.bsi("NET.3.2.A4")
-def test_only_expected_listeners(host, plan, topo):
+def test_only_expected_listeners(facts, plan, topo):
     allowed = LISTENERS["common"] + LISTENERS.get(plan.role, [])
     extra = []
-    for proto, addr, port, proc in _listeners(host):
+    for proto, addr, port, proc in _listeners(facts["ss"].stdout):
         ok = any(p == proto and _port_ok(want_port, port) and name == proc
                  and _scope_ok(scope, addr, plan, topo) for p, want_port, name, scope in allowed)
         if not ok:
