@@ -114,18 +114,17 @@ def run_reach(hk, hub, topo):
 
 # The slow probes (DHCP waits ~3 s for dnsmasq's ping check, the spoof listener
 # ~2 s) start together as soon as the session does; each test waits for its own.
-PREFETCH = {"reach": ("test_guest_cannot_reach", "test_staff_cannot_reach_mgmt"),
-            "dhcp": ("test_dhcp_fresh_client",),
-            "spoof": ("test_guest_spoofed_source_dropped",)}
+# Batch -> the fixture through which the selected tests use it.
+PREFETCH = {"reach": "reach", "dhcp": "dhcp_leases", "spoof": "spoof"}
 
 
 @pytest.fixture(scope="session", autouse=True)
 def prefetch(request, hk, hub, topo):
-    wanted = {item.originalname for item in request.session.items}
+    used = {name for item in request.session.items for name in getattr(item, "fixturenames", ())}
     work = {"reach": lambda: run_reach(hk, hub, topo), "dhcp": lambda: run_dhcp(hk, topo),
             "spoof": lambda: run_spoof(hk, topo)}
     pool = ThreadPoolExecutor(max_workers=len(work))
-    futures = {k: pool.submit(fn) for k, fn in work.items() if wanted & set(PREFETCH[k])}
+    futures = {k: pool.submit(fn) for k, fn in work.items() if PREFETCH[k] in used}
     yield futures
     pool.shutdown(wait=True)
 
@@ -293,10 +292,15 @@ def run_spoof(hk, topo) -> dict:
             "texts": [m["text"] for m in result.get("received", [])]}
 
 
+@pytest.fixture(scope="session")
+def spoof(prefetch):
+    return _result(prefetch, "spoof")
+
+
 @pytest.mark.bsi("NET.3.1.A15")
-def test_guest_spoofed_source_dropped(prefetch):
+def test_guest_spoofed_source_dropped(spoof):
     """UDP from the guest host to the core with a forged source never arrives; the genuine one does."""
-    r = _result(prefetch, "spoof")
+    r = spoof
     if "skip" in r:
         pytest.skip(r["skip"])
     texts, nonce = r["texts"], r["nonce"]

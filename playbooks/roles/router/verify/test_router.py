@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import subprocess
 from pathlib import Path
 
 import pytest
 import yaml
 
-from hubkit.verify_plugin import context, expect, expect_equal
+from hubkit.verify_plugin import context, expect, expect_equal, snapshot
 
 RULESET = "/etc/nftables.conf"
 HANDSHAKE_MAX_AGE = 180  # s: WireGuard re-handshakes every 2 min while traffic (keepalive) flows
@@ -53,23 +54,7 @@ def _lines(text: str) -> list[str]:
     return [" ".join(line.split()) for line in text.splitlines() if line.strip()]
 
 
-@pytest.fixture(scope="module")
-def live_ruleset(host):
-    js = host.check_output("nft -j list ruleset")
-    text = host.check_output("nft -s list ruleset")
-    return normalise(json.loads(js)), _lines(text), json.loads(js)
-
-
-@pytest.mark.bsi("NET.3.2.A2")
-def test_ip_forwarding(host):
-    # Routing between segments is what the forward chain then filters.
-    found = host.check_output("sysctl -n net.ipv4.ip_forward")
-    expect_equal(found, "1", "net.ipv4.ip_forward")
-
-
-@pytest.mark.bsi("NET.3.1.A15", "NET.3.2.A2")
-def test_kernel_settings_as_rendered(host, hk, plan):
-    """Every sysctl the render sets (strict rp_filter: anti-spoofing beside nftables; no redirects)."""
+def _sysctl_wanted(hk, plan) -> dict[str, str]:
     want: dict[str, str] = {}
     for path in hk.rendered_files(plan.name):
         if not path.startswith("/etc/sysctl.d/"):
@@ -78,9 +63,49 @@ def test_kernel_settings_as_rendered(host, hk, plan):
             key, sep, value = line.partition("=")
             if sep and not line.lstrip().startswith(("#", ";")):
                 want[key.strip()] = value.strip()
+    return want
+
+
+@pytest.fixture(scope="module")
+def facts(host, hk, plan, topo, hub):
+    """Everything the router checks read, fetched in one round trip."""
+    zone = hub.services.dns_zone
+    cmds = {
+        "nft_j": "nft -j list ruleset",
+        "nft_s": "nft -s list ruleset",
+        "ip_forward": "sysctl -n net.ipv4.ip_forward",
+        "sysctl": "sysctl " + " ".join(shlex.quote(k) for k in _sysctl_wanted(hk, plan)),
+        "dnsmasq_active": "systemctl is-active dnsmasq",
+        "dnsmasq_test": "dnsmasq --test",
+        "dnsmasq_conf": "cat /etc/dnsmasq.conf /etc/dnsmasq.d/*.conf",
+        "ss": "ss -H -tulnp",
+        "wg_hs": "wg show wg0 latest-handshakes && date +%s",
+        "wg_addr": "ip -j -4 addr show dev wg0",
+    }
+    for name, seg in topo.segments.items():
+        cmds[f"dig_{name}"] = (f"dig +short +time=1 +tries=2 @{seg.router_address.ip} "
+                               f"{shlex.quote(f'{topo.router.name}.{zone}')} A")
+    return snapshot(host, cmds)
+
+
+@pytest.fixture(scope="module")
+def live_ruleset(facts):
+    js = json.loads(facts["nft_j"].stdout)
+    return normalise(js), _lines(facts["nft_s"].stdout), js
+
+
+@pytest.mark.bsi("NET.3.2.A2")
+def test_ip_forwarding(facts):
+    # Routing between segments is what the forward chain then filters.
+    expect_equal(facts["ip_forward"].stdout.strip(), "1", "net.ipv4.ip_forward")
+
+
+@pytest.mark.bsi("NET.3.1.A15", "NET.3.2.A2")
+def test_kernel_settings_as_rendered(facts, hk, plan):
+    """Every sysctl the render sets (strict rp_filter: anti-spoofing beside nftables; no redirects)."""
+    want = _sysctl_wanted(hk, plan)
     found_any = bool(want)
-    # One command for all keys ("key = value" lines); a missing key is reported as missing.
-    out = host.run("sysctl " + " ".join(["%s"] * len(want)), *want).stdout if want else ""
+    out = facts["sysctl"].stdout if want else ""
     live = {k.strip(): v.strip() for k, _, v in (line.partition("=") for line in out.splitlines())}
     wrong = [f"{k}={live.get(k, '(missing)')} (want {v})" for k, v in sorted(want.items()) if live.get(k) != v]
     expect(found_any, "rendered sysctl settings for the router", "none in the build tree")
@@ -143,14 +168,10 @@ def test_stateful_rules(live_ruleset):
                "no invalid-state drop ahead of it")
 
 
-def _dnsmasq_conf(host) -> str:
-    return host.run("cat /etc/dnsmasq.conf /etc/dnsmasq.d/*.conf 2>/dev/null").stdout
-
-
 @pytest.mark.bsi("NET.3.2.A4")
-def test_dnsmasq_running(host, hk, plan):
-    expect(host.service("dnsmasq").is_running, "dnsmasq running", "dnsmasq not running")
-    r = host.run("dnsmasq --test")
+def test_dnsmasq_running(facts):
+    expect(facts["dnsmasq_active"].stdout.strip() == "active", "dnsmasq running", "dnsmasq not running")
+    r = facts["dnsmasq_test"]
     expect(r.rc == 0, "a valid dnsmasq configuration", (r.stderr or r.stdout).strip())
 
 
@@ -160,18 +181,18 @@ def pytest_generate_tests(metafunc):
 
 
 @pytest.mark.bsi("NET.3.2.A4")
-def test_dnsmasq_serves_segment(host, topo, hub, segment):
+def test_dnsmasq_serves_segment(facts, topo, hub, segment):
     """DNS answers on the segment's router address; DHCP hands out the model's range there."""
     seg = topo.segments[segment]
     zone = hub.services.dns_zone
     name = f"{topo.router.name}.{zone}"
-    ans = host.run("dig +short +time=1 +tries=2 @%s %s A", str(seg.router_address.ip), name).stdout.split()
+    ans = facts[f"dig_{segment}"].stdout.split()
     expect(str(topo.router.address.ip) in ans, f"DNS on {seg.router_address.ip} answering {name} with "
            f"{topo.router.address.ip}", f"answer {ans or 'none'}")
     if not seg.dhcp:
         return
     start, end = (str(a) for a in seg.dhcp_range)
-    conf = _dnsmasq_conf(host)
+    conf = facts["dnsmasq_conf"].stdout
     ranges = [line.split("=", 1)[1] for line in conf.splitlines() if line.startswith("dhcp-range=")]
     mine = [r for r in ranges if r.split(",")[0] in (f"set:{segment}", f"tag:{segment}")]
     expect(any(f",{start},{end}," in f",{r}," for r in mine), f"dhcp-range {start}-{end} for {segment}",
@@ -179,9 +200,9 @@ def test_dnsmasq_serves_segment(host, topo, hub, segment):
 
 
 @pytest.mark.bsi("NET.3.2.A4")
-def test_dnsmasq_not_on_uplink(host, topo):
+def test_dnsmasq_not_on_uplink(facts, topo):
     """dnsmasq listens on segment addresses only: never on the WAN or the tunnel."""
-    ss = host.check_output("ss -H -tulnp")
+    ss = facts["ss"].stdout
     allowed = {str(s.router_address.ip) for s in topo.segments.values()} | {"127.0.0.1", "0.0.0.0", "*"}
     bad = []
     for line in ss.splitlines():
@@ -206,9 +227,9 @@ def _peer_key(hk, hub) -> str:
 
 
 @pytest.mark.bsi("NET.3.3.A11", "NET.1.1.A7")
-def test_wireguard_handshake_recent(host, hk, hub, topo):
+def test_wireguard_handshake_recent(facts, hk, hub, topo):
     want = _peer_key(hk, hub)
-    r = host.run("wg show wg0 latest-handshakes && date +%s")
+    r = facts["wg_hs"]
     expect(r.rc == 0, "interface wg0 up", (r.stderr or "no wg0").strip())
     lines = r.stdout.split("\n")
     now = int(lines[-2].strip() if lines[-1] == "" else lines[-1].strip())
@@ -219,6 +240,6 @@ def test_wireguard_handshake_recent(host, hk, hub, topo):
     expect(int(peers[want]) > 0 and age <= HANDSHAKE_MAX_AGE,
            f"a handshake in the last {HANDSHAKE_MAX_AGE}s",
            "no handshake ever" if int(peers[want]) == 0 else f"the last {age}s ago")
-    addr = host.check_output("ip -j -4 addr show dev wg0")
+    addr = facts["wg_addr"].stdout or "[]"
     local = [f"{a['local']}/{a['prefixlen']}" for i in json.loads(addr) for a in i.get("addr_info", [])]
     expect(str(hub.vpn.tunnel_address) in local, f"wg0 address {hub.vpn.tunnel_address}", ", ".join(local))
