@@ -22,7 +22,9 @@ LISTENERS = {
                ("udp", "ephemeral", "rsyslogd", "any")],
     "router": [("udp", 123, "chronyd", "any"), ("udp", 53, "dnsmasq", "segments"),
                ("tcp", 53, "dnsmasq", "segments"), ("udp", 67, "dnsmasq", "any"),
-               ("udp", None, "wireguard-go", "any")],
+               ("udp", None, "wireguard-go", "any"),
+               # dnsmasq's source sockets for queries it forwards to the central DNS.
+               ("udp", "ephemeral", "dnsmasq", "any")],
     "switch": [],
     "workstation": [("udp", 68, "systemd-network", "host")],
 }
