@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -90,7 +91,9 @@ def lab_exec(host: str, *cmd: str, check: bool = True) -> subprocess.CompletedPr
     """Run ``cmd`` as root on a lab host (over SSH from the mgmt netns, with sudo)."""
     from hubkit import lab
     info = lab.load(LAB_HUB)
-    r = subprocess.run(info.ssh(host, "sudo", *cmd), capture_output=True, text=True, timeout=120)
+    # One quoted string: ssh hands it to the remote shell, which must not split it.
+    r = subprocess.run(info.ssh(host, shlex.join(["sudo", *cmd])), capture_output=True, text=True,
+                       timeout=120)
     if check and r.returncode != 0:
         raise AssertionError(f"{host}: {' '.join(cmd)} -> {r.returncode}\n{r.stdout}\n{r.stderr}")
     return r

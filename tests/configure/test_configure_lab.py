@@ -8,6 +8,7 @@ Test order matters only in that each test leaves the lab converged.
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import time
@@ -15,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import LAB_HUB, VAULT_PASSWORD, configure_json, hubkit, lab_exec, netns_of
+from .conftest import HUBKIT, LAB_HUB, VAULT_PASSWORD, configure_json, hubkit, lab_exec, netns_of
 
 pytestmark = [pytest.mark.lab, pytest.mark.slow]
 
@@ -88,8 +89,7 @@ def test_wireguard_handshake_router_core_is_fresh(converged_lab):
 
 def test_second_concurrent_run_is_refused_by_the_lock(converged_lab):
     fleet = converged_lab["fleet"]
-    env = {**__import__("os").environ, "CI": "true", "HUBKIT_VAULT_PASSWORD": VAULT_PASSWORD}
-    from .conftest import HUBKIT
+    env = {**os.environ, "CI": "true", "HUBKIT_VAULT_PASSWORD": VAULT_PASSWORD}
     first = subprocess.Popen([HUBKIT, "--fleet", str(fleet), "configure", LAB_HUB, "--lab", "--check"],
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     try:
