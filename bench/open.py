@@ -84,7 +84,7 @@ def main() -> int:
             return 1
         steps = step_durations(fleet, args.hub_id)
         rerun_s, r2 = hk(fleet, "open", args.hub_id, "--lab", "--yes")
-        skipped = r2.stderr.count("skipped: inputs unchanged")
+        skipped = len(re.findall(r"↷ \w+\s+skipped: inputs unchanged", r2.stderr))
         validate_s, _ = hk(fleet, "validate", args.hub_id)
         out = {
             "hub": args.hub_id,
