@@ -8,11 +8,11 @@ Baselines measured in the same run:
 - re-run vs `hubkit validate HUB` (one cheap command: interpreter start plus a
   fleet load), so the figure shows what skipping costs beyond starting hubkit.
 
-The example hub is renamed (default ``hkbn-zeitz``) so that a lab running
+The example hub is renamed (default ``hkob-zeitz``) so that a lab running
 under the real id on this machine is never touched.  Needs root and the
 cached lab image (`hubkit lab image build`).
 
-    sudo .venv/bin/python bench/open.py [--hub-id hkbn-zeitz] [--keep]
+    sudo .venv/bin/python bench/open.py [--hub-id hkob-zeitz] [--keep]
 """
 
 from __future__ import annotations
@@ -60,7 +60,7 @@ def step_durations(fleet: Path, hub_id: str) -> dict[str, float]:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--hub-id", default="hkbn-zeitz")
+    ap.add_argument("--hub-id", default="hkob-zeitz")
     ap.add_argument("--keep", action="store_true", help="leave the lab and the fleet in place")
     args = ap.parse_args()
     if os.geteuid() != 0:
