@@ -16,7 +16,7 @@ import shutil
 from pathlib import Path
 
 from hubkit import __version__
-from hubkit.errors import FindingsError, HubkitError, PrerequisiteError
+from hubkit.errors import FindingsError, HubkitError, UsageError
 from hubkit.journal import digest
 from hubkit.paths import PLAYBOOKS, STACKS, TEMPLATES
 from hubkit.pipeline import RunContext, Step
@@ -181,7 +181,7 @@ def _plan(ctx):
     from hubkit.cloud import run as cloud
     if pulumi_cli() and not ctx.lab:
         if not ctx.yes:
-            raise PrerequisiteError("provisioning creates real cloud resources and needs confirmation",
+            raise UsageError("provisioning creates real cloud resources and needs confirmation",
                                     f"re-run with --yes: `hubkit open {ctx.hub_id} --yes`")
         res = cloud.real_run(_fleet(ctx), ctx.hub_id, "up")
         return f"provisioned: {json.dumps(res.get('changes', {}), sort_keys=True)}"
@@ -228,7 +228,7 @@ def _configure_inputs(ctx):
 def _configure(ctx):
     from hubkit import configure
     if not ctx.lab and not ctx.yes:
-        raise PrerequisiteError("configuring the site's real hosts needs confirmation",
+        raise UsageError("configuring the site's real hosts needs confirmation",
                                 f"re-run with --yes, or open in the lab: `hubkit open {ctx.hub_id} --lab`")
     res = configure.configure(ctx.fleet_root, ctx.hub_id, lab=ctx.lab, verbosity=max(ctx.verbose - 1, 0))
     if not res.succeeded:

@@ -71,8 +71,10 @@ def _print_audit(doc: dict, report: Path) -> int:
 @click.option("--yes", is_flag=True, help="Confirm real changes (provisioning, configuring real hosts).")
 @click.option("--from", "from_step", metavar="STEP", default=None,
               help="Re-run from STEP on: validate, secrets, render, plan, lab, configure, verify, audit.")
+@click.option("--vault-password-file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Read the vault password from FILE instead of $HUBKIT_VAULT_PASSWORD.")
 @pass_ctx
-def open_cmd(ctx, hub_id, lab, yes, from_step):
+def open_cmd(ctx, hub_id, lab, yes, from_step, vault_password_file):
     """Open hub ID end to end: validate, secrets, render, plan, lab, configure, verify, audit.
 
     A re-run skips steps whose inputs are unchanged and which succeeded; after
@@ -88,6 +90,12 @@ def open_cmd(ctx, hub_id, lab, yes, from_step):
         raise UsageError(f"unknown step {from_step!r} for --from", f"one of: {', '.join(STEP_NAMES)}")
     root = Path(ctx.fleet_root)
     ctx.fleet().hub(hub_id)  # unknown hub: usage error before taking any lock
+    if vault_password_file is not None:
+        import os
+
+        from hubkit import secrets
+        # Every step (and Ansible, through its env script) reads the environment.
+        os.environ[secrets.ENV_PASSWORD] = secrets.vault_password(vault_password_file)
     rctx = RunContext(root, hub_id, lab=lab, yes=yes, verbose=ctx.verbose)
     click.echo(f"opening {hub_id}{' in the lab' if lab else ''}", err=True)
     failed = None

@@ -37,7 +37,7 @@ def test_status_reports_each_stage(rendered, run_cli):
 
 def test_open_without_lab_stops_at_configure_and_journals(rendered):
     r = hubkit(rendered, "open", "zeitz")
-    assert r.returncode == 3, r.stderr
+    assert r.returncode == 2, r.stderr
     assert "configuring the site's real hosts needs confirmation" in r.stderr
     assert "Traceback" not in r.stderr
     for step in ("validate", "secrets", "render", "plan"):
