@@ -9,7 +9,7 @@ Every subcommand prints one JSON document on stdout.
   spoof SRC DST PORT TEXT     one UDP datagram with a forged IPv4 source (raw socket).
   listen PORT SECONDS         collect UDP payloads arriving on PORT for SECONDS.
   dhcp IFACE TIMEOUT          DISCOVER/OFFER/REQUEST/ACK on IFACE (broadcast flag set,
-                              so no address is needed); prints the lease.
+                              so no address is needed); prints the lease (kept, not released).
 """
 
 import json
@@ -192,30 +192,36 @@ def dhcp(iface, timeout):
     xid = random.randrange(1, 0xFFFFFFFF)
     end = time.monotonic() + timeout
 
-    def exchange(kind, extra, want):
-        # dnsmasq pings an address for up to 3 s before it offers it: resend only after 4 s.
+    # A veth that was just plugged in may drop the first frame: wait for the link to be up.
+    for _ in range(50):
+        if open(f"/sys/class/net/{iface}/operstate").read().strip() in ("up", "unknown"):
+            break
+        time.sleep(0.02)
+
+    def exchange(kind, extra, want, every):
+        # dnsmasq pings an address (~3 s) before it offers it; a resent DISCOVER is harmless.
         s.sendto(_dhcp_packet(mac, xid, kind, extra), ("255.255.255.255", 67))
-        resend = time.monotonic() + 4.0
+        resend = time.monotonic() + every
         while True:
             now = time.monotonic()
             if now >= end:
                 return None
             if now >= resend:
                 s.sendto(_dhcp_packet(mac, xid, kind, extra), ("255.255.255.255", 67))
-                resend = now + 4.0
+                resend = now + every
             if not select.select([s], [], [], min(end, resend) - now)[0]:
                 continue
             got = _dhcp_parse(s.recvfrom(2048)[0])
             if got and got[0] == xid and got[2].get(53) == bytes([want]):
                 return got
 
-    offer = exchange(1, b"", 2)
+    offer = exchange(1, b"", 2, 1.0)
     if offer is None:
         return {"ok": False, "stage": "offer"}
     _, yiaddr, opts = offer
     server = opts.get(54, b"\0\0\0\0")
     req = bytes([50, 4]) + socket.inet_aton(yiaddr) + bytes([54, 4]) + server
-    ack = exchange(3, req, 5)
+    ack = exchange(3, req, 5, 2.0)
     if ack is None:
         return {"ok": False, "stage": "ack", "offered": yiaddr}
     _, yiaddr, opts = ack
@@ -225,13 +231,8 @@ def dhcp(iface, timeout):
         return [socket.inet_ntoa(raw[i:i + 4]) for i in range(0, len(raw) - 3, 4)]
 
     mask = opts.get(1)
-    # Release it again: the probe must leave no lease behind.
-    rel = bytearray(_dhcp_packet(mac, xid, 7, bytes([54, 4]) + server))
-    rel[12:16] = socket.inet_aton(yiaddr)
-    try:
-        s.sendto(bytes(rel), (socket.inet_ntoa(server), 67))
-    except OSError:
-        pass
+    # The lease is kept on purpose (the caller uses a fixed MAC): the next probe gets it back
+    # without dnsmasq's ping check.
     s.close()
     return {"ok": True, "address": yiaddr, "netmask": socket.inet_ntoa(mask) if mask else None,
             "router": ips(3), "dns": ips(6), "server": socket.inet_ntoa(server)}
