@@ -174,6 +174,31 @@ def _prefix(target: Target) -> list[str]:
     return ["ip", "netns", "exec", target.netns] if target.netns else []
 
 
+def max_processes() -> int:
+    """How many pytest processes run at once: two per core (they mostly wait on ssh)."""
+    env = os.environ.get("HUBKIT_VERIFY_PROCESSES", "")
+    return max(2, int(env)) if env.isdigit() else max(2, 2 * (os.cpu_count() or 1))
+
+
+def host_groups(target: Target, suites: dict[str, list[Path]], limit: int) -> list[list[str]]:
+    """Hosts with suites, one group per host; while there are more groups than ``limit``, the two
+    smallest groups of one role merge (a process then walks its hosts in turn).  Each process
+    costs ~0.3 s CPU to start, which on a small machine outweighs the parallelism."""
+    groups = [[n] for n, role in target.hosts.items() if suites.get(role)]
+    while len(groups) > max(1, limit):
+        by_role: dict[str, list[list[str]]] = {}
+        for g in groups:
+            by_role.setdefault(target.hosts[g[0]], []).append(g)
+        mergeable = [sorted(gs, key=len)[:2] for gs in by_role.values() if len(gs) > 1]
+        if not mergeable:
+            break
+        a, b = min(mergeable, key=lambda pair: len(pair[0]) + len(pair[1]))
+        groups.remove(a)
+        groups.remove(b)
+        groups.append(sorted(a + b, key=list(target.hosts).index))
+    return sorted(groups, key=lambda g: list(target.hosts).index(g[0]))
+
+
 def role_suites() -> dict[str, list[Path]]:
     """role -> its suite files that exist, from ROLE_SUITES."""
     return {role: [p for s in names if (p := suite_file(s)).is_file()] for role, names in ROLE_SUITES.items()}
@@ -182,7 +207,7 @@ def role_suites() -> dict[str, list[Path]]:
 def plan_runs(target: Target, workdir: Path, ssh_config: Path | None, extra_args: list[str],
               keyword: str | None = None, suites: dict[str, list[Path]] | None = None,
               probes: Path | None = PROBES) -> list[PytestRun]:
-    """One pytest process per host (its role's suites) and one for the probes."""
+    """Pytest processes for the hosts (grouped per host, see host_groups) and one for the probes."""
     ini = workdir / "pytest.ini"
     ini.write_text("[pytest]\n")
     # Plugin autoload is off (see _execute): testinfra and ours are named here.
@@ -198,15 +223,16 @@ def plan_runs(target: Target, workdir: Path, ssh_config: Path | None, extra_args
     if target.sudo:
         conn += ["--sudo"]
     runs = []
-    for name, role in target.hosts.items():
-        files = [str(p) for p in (suites if suites is not None else role_suites()).get(role, [])]
-        if not files:
-            continue
-        report = workdir / f"report-{name}.json"
-        spec = "local://" if target.backend == "local" else f"ssh://{name}"
+    all_suites = suites if suites is not None else role_suites()
+    for group in host_groups(target, all_suites, max_processes() - (1 if probes else 0)):
+        role = target.hosts[group[0]]
+        files = [str(p) for p in all_suites.get(role, [])]
+        label = group[0] if len(group) == 1 else f"{role}:{','.join(group)}"
+        report = workdir / f"report-{len(runs)}.json"
+        spec = "local://" if target.backend == "local" else ",".join(f"ssh://{n}" for n in group)
         cmd = [*base, "--hubkit-report", str(report), "--hosts", spec,
                *(conn if target.backend != "local" else []), *files]
-        runs.append(PytestRun(name, cmd, report))
+        runs.append(PytestRun(label, cmd, report))
     if probes is not None and Path(probes).is_file():
         report = workdir / "report-hub.json"
         runs.append(PytestRun(HUB_HOST, [*base, "--hubkit-report", str(report), str(probes)], report))
