@@ -166,3 +166,14 @@ def test_ssh_failure_becomes_one_clear_line():
 
     assert _message(Report()) == ("cannot reach the host over ssh: ssh: connect to host 10.64.0.11 port 22: "
                                   "Connection refused")
+
+
+def test_host_groups_merge_within_a_role_only(tmp_path):
+    hosts = {"rt": "router", "sw": "switch", "w1": "workstation", "w2": "workstation", "w3": "workstation",
+             "core": "core"}
+    t = Target("z", tmp_path, tmp_path, hosts, None)
+    suites = {"router": [tmp_path], "switch": [tmp_path], "workstation": [tmp_path]}
+    assert verify.host_groups(t, suites, 9) == [["rt"], ["sw"], ["w1"], ["w2"], ["w3"]]
+    assert verify.host_groups(t, suites, 4) == [["rt"], ["sw"], ["w1"], ["w2", "w3"]]
+    # Never below one process per role: router and switch never share.
+    assert verify.host_groups(t, suites, 1) == [["rt"], ["sw"], ["w1", "w2", "w3"]]
