@@ -174,6 +174,6 @@ def test_host_groups_merge_within_a_role_only(tmp_path):
     t = Target("z", tmp_path, tmp_path, hosts, None)
     suites = {"router": [tmp_path], "switch": [tmp_path], "workstation": [tmp_path]}
     assert verify.host_groups(t, suites, 9) == [["rt"], ["sw"], ["w1"], ["w2"], ["w3"]]
-    assert verify.host_groups(t, suites, 4) == [["rt"], ["sw"], ["w1"], ["w2", "w3"]]
+    assert verify.host_groups(t, suites, 4) == [["rt"], ["sw"], ["w1", "w2"], ["w3"]]
     # Never below one process per role: router and switch never share.
     assert verify.host_groups(t, suites, 1) == [["rt"], ["sw"], ["w1", "w2", "w3"]]
