@@ -7,7 +7,8 @@ Every subcommand prints one JSON document on stdout.
                               parallel.  Result per spec: open | refused | timeout | error.
                               ("refused" means a host answered: the path is open.)
   spoof SRC DST PORT TEXT     one UDP datagram with a forged IPv4 source (raw socket).
-  listen PORT SECONDS         collect UDP payloads arriving on PORT for SECONDS.
+  listen PORT SECONDS [STOP]  collect UDP payloads arriving on PORT for SECONDS (or until
+                              the payload STOP arrived, plus 0.3 s).
   dhcp IFACE TIMEOUT          DISCOVER/OFFER/REQUEST/ACK on IFACE (broadcast flag set,
                               so no address is needed); prints the lease (kept, not released).
 """
@@ -140,11 +141,11 @@ def spoof(src, dst, port, text):
     return {"sent": True, "src": src, "dst": dst, "port": int(port)}
 
 
-def listen(port, seconds):
+def listen(port, seconds, stop_text=None):
+    """Collect datagrams on PORT for SECONDS, or until STOP_TEXT arrived plus a short grace."""
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     s.bind(("0.0.0.0", int(port)))
-    print(json.dumps({"listening": int(port)}), flush=True)
     got = []
     end = time.monotonic() + float(seconds)
     while True:
@@ -152,7 +153,10 @@ def listen(port, seconds):
         if left <= 0 or not select.select([s], [], [], left)[0]:
             break
         data, src = s.recvfrom(2048)
-        got.append({"from": src[0], "text": data.decode(errors="replace")})
+        text = data.decode(errors="replace")
+        got.append({"from": src[0], "text": text})
+        if stop_text and text == stop_text:
+            end = min(end, time.monotonic() + 0.3)
     s.close()
     return {"received": got}
 

@@ -278,16 +278,18 @@ def run_spoof(hk, topo) -> dict:
     result: dict = {}
 
     def listen():
-        result.update(run_probe(core, "listen", port, 2.5))
+        result.update(run_probe(core, "listen", port, 3, f"genuine-{nonce}"))
 
     t = threading.Thread(target=listen)
     t.start()
-    time.sleep(0.6)  # let the listener bind before anything is sent
+    time.sleep(0.5)  # let the listener bind before anything is sent
     guest = hk.host(g.name)
     own = str(g.address.ip)
-    run_probe(guest, "spoof", own, dst, port, f"genuine-{nonce}")
+    # Forged first, the genuine control last: once the control has arrived, a forged
+    # datagram that got through (same path, sent earlier) would be there too.
     for label, src in sorted(forged.items()):
         run_probe(guest, "spoof", src, dst, port, f"forged-{label}-{nonce}")
+    run_probe(guest, "spoof", own, dst, port, f"genuine-{nonce}")
     t.join()
     return {"own": own, "dst": f"{dst}:{port}", "nonce": nonce, "forged": forged,
             "texts": [m["text"] for m in result.get("received", [])]}
