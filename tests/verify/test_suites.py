@@ -4,6 +4,7 @@ with a requirement from the issue's BSI mapping table (no lab: collection only).
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -25,8 +26,8 @@ class P:
     def pytest_collection_finish(self, session):
         from hubkit.verify_plugin import bsi_of
         items.extend([i.nodeid, list(bsi_of(i))] for i in session.items)
-rc = pytest.main(sys.argv[1:] + ["--collect-only", "-q", "-p", "hubkit.verify_plugin", "-p", "no:cacheprovider"],
-                 plugins=[P()])
+rc = pytest.main(sys.argv[1:] + ["--collect-only", "-q", "-p", "testinfra.plugin", "-p", "hubkit.verify_plugin",
+                                  "-p", "no:cacheprovider"], plugins=[P()])
 print("JSON" + json.dumps(items))
 sys.exit(rc)
 """
@@ -48,7 +49,8 @@ def collected(tmp_path_factory):
                                 ("probes", [verify.PROBES], None)]:
         args = [sys.executable, "-c", COLLECT, f"--rootdir={PLAYBOOKS}", "--import-mode=importlib",
                 f"--hubkit-context={ctx}", *(["--hosts", hosts] if hosts else []), *map(str, files)]
-        r = subprocess.run(args, capture_output=True, text=True)
+        r = subprocess.run(args, capture_output=True, text=True,
+                           env={**os.environ, "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"})
         assert r.returncode == 0, r.stdout + r.stderr
         out[group] = json.loads(r.stdout.rsplit("JSON", 1)[1])
     return out
