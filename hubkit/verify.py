@@ -4,9 +4,10 @@ How a run works:
   1. resolve the target: the lab (``/run/hubkit/labs/<id>/``: its ssh_config,
      run inside its mgmt netns) or the rendered inventory (``build/<id>/``);
   2. open one SSH ControlMaster per host, in parallel;
-  3. start one pytest process per host (its role's suites, ``--hosts
-     ssh://<host>``) plus one for the hub-wide probes, all at once; each
-     multiplexes over the host's master, so there is one connection per host;
+  3. start the pytest processes all at once: one per host (its role's suites,
+     ``--hosts ssh://<host>``; hosts of one role share a process beyond two
+     processes per core) plus one for the hub-wide probes; each multiplexes
+     over the host's master, so there is one connection per host;
   4. merge the outcomes that ``hubkit.verify_plugin`` wrote as JSON.
 
 Each pytest process is built as a value (``PytestRun``: cmd/env) first, so a
@@ -280,14 +281,6 @@ def open_masters(target: Target, ssh_config: Path | None, extra_args: list[str])
         if p.returncode != 0:
             errors[name] = (err or "").strip()
     return errors
-
-
-def close_masters(target: Target, ssh_config: Path | None, extra_args: list[str]) -> None:
-    procs = [subprocess.Popen([*_ssh_base(target, ssh_config, extra_args), "-O", "exit", name],
-                              stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-             for name in target.hosts]
-    for p in procs:
-        p.wait(timeout=30)
 
 
 def run(target: Target, keyword: str | None = None, on_event: Callable[[str, str], None] | None = None,

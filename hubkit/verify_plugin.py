@@ -16,7 +16,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shlex
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -285,8 +284,3 @@ def snapshot(host, commands: dict[str, str]) -> dict[str, Out]:
         pytest.fail(f"expected the host to answer a batch of {len(commands)} commands, found rc {r.rc}: "
                     f"{r.stderr.strip()[-300:]}", pytrace=False)
     return {k: Out(*v) for k, v in data.items()}
-
-
-def sh(*words) -> str:
-    """Quote words for a remote shell command."""
-    return " ".join(shlex.quote(str(w)) for w in words)
