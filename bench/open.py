@@ -80,7 +80,9 @@ def main() -> int:
         first_s, r1 = hk(fleet, "open", args.hub_id, "--lab", "--yes")
         if r1.returncode != 0:
             print(r1.stdout + r1.stderr, file=sys.stderr)
-            print(f"open failed (exit {r1.returncode}) after {first_s:.1f} s", file=sys.stderr)
+            print(f"open failed (exit {r1.returncode}) after {first_s:.1f} s; fleet kept in {fleet}",
+                  file=sys.stderr)
+            args.keep = True
             return 1
         steps = step_durations(fleet, args.hub_id)
         rerun_s, r2 = hk(fleet, "open", args.hub_id, "--lab", "--yes")
