@@ -27,7 +27,7 @@ SSH_TIMEOUT = 60.0
 
 # Runs inside the mgmt netns: reports each address as soon as its sshd sends a banner.
 PROBE = r"""
-import socket, sys, time
+import os, socket, sys, time
 todo = set(sys.argv[2:]); deadline = time.monotonic() + float(sys.argv[1])
 while todo and time.monotonic() < deadline:
     for a in sorted(todo):
@@ -39,7 +39,8 @@ while todo and time.monotonic() < deadline:
         except OSError:
             pass
     time.sleep(0.05)
-sys.exit(1 if todo else 0)
+# This runs as its own process in the mgmt netns; its exit status is the answer.
+os._exit(1 if todo else 0)
 """
 
 
