@@ -73,16 +73,11 @@ def main() -> int:
     if os.geteuid() != 0:
         sys.exit("bench/configure.py needs root (the lab)")
     from hubkit import lab
-    from hubkit.scaffold import init_fleet
+    from hubkit.scaffold import init_single_hub_fleet
 
     with tempfile.TemporaryDirectory(prefix="hkbn-") as tmp:
         fleet = Path(tmp) / "fleet"
-        init_fleet(fleet)
-        hubs = fleet / "hubs"
-        text = (hubs / "zeitz.yaml").read_text()
-        for f in hubs.glob("*.yaml"):
-            f.unlink()
-        (hubs / f"{HUB}.yaml").write_text(re.sub(r"(?m)^id: zeitz$", f"id: {HUB}", text))
+        init_single_hub_fleet(fleet, HUB)
         default_cfg = Path(tmp) / "ansible.cfg"
         default_cfg.write_text("# Ansible defaults: nothing set\n[defaults]\n")
         hubkit(fleet, "secrets", "init", HUB)

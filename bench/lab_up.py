@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import statistics
 import sys
 import tempfile
@@ -26,13 +25,8 @@ LAB_ID = "hkbench-zeitz"
 
 def make_fleet(root: Path):
     from hubkit.fleet.repo import load_fleet
-    from hubkit.scaffold import init_fleet
-    init_fleet(root)
-    hubs = root / "hubs"
-    text = (hubs / "zeitz.yaml").read_text()
-    for f in hubs.glob("*.yaml"):
-        f.unlink()
-    (hubs / f"{LAB_ID}.yaml").write_text(re.sub(r"(?m)^id: zeitz$", f"id: {LAB_ID}", text))
+    from hubkit.scaffold import init_single_hub_fleet
+    init_single_hub_fleet(root, LAB_ID)
     return load_fleet(root).hub(LAB_ID)
 
 

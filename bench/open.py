@@ -42,14 +42,8 @@ def hk(fleet: Path, *args: str) -> tuple[float, subprocess.CompletedProcess]:
 
 
 def make_fleet(root: Path, hub_id: str) -> None:
-    from hubkit.scaffold import init_fleet
-    init_fleet(root)
-    hubs = root / "hubs"
-    text = (hubs / "zeitz.yaml").read_text()
-    (hubs / f"{hub_id}.yaml").write_text(re.sub(r"(?m)^id: zeitz$", f"id: {hub_id}", text))
-    for f in hubs.glob("*.yaml"):
-        if f.stem != hub_id:
-            f.unlink()
+    from hubkit.scaffold import init_single_hub_fleet
+    init_single_hub_fleet(root, hub_id)
 
 
 def step_durations(fleet: Path, hub_id: str) -> dict[str, float]:

@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import secrets
 import statistics
 import subprocess
@@ -45,15 +44,10 @@ def hubkit(*args, env=None, check=True) -> subprocess.CompletedProcess:
 def prepare(env) -> None:
     """A rendered fleet with the renamed hub, and its lab up and converged."""
     from hubkit import lab
-    from hubkit.scaffold import init_fleet
+    from hubkit.scaffold import init_single_hub_fleet
     if not (FLEET / "hubs" / f"{HUB}.yaml").is_file():
         FLEET.parent.mkdir(parents=True, exist_ok=True)
-        init_fleet(FLEET)
-        hubs = FLEET / "hubs"
-        text = (hubs / "zeitz.yaml").read_text()
-        for f in hubs.glob("*.yaml"):
-            f.unlink()
-        (hubs / f"{HUB}.yaml").write_text(re.sub(r"(?m)^id: zeitz$", f"id: {HUB}", text))
+        init_single_hub_fleet(FLEET, HUB)
         (FLEET / ".bench-vault-password").write_text(env["HUBKIT_VAULT_PASSWORD"])
         hubkit("secrets", "init", HUB, env=env)
     hubkit("render", HUB, env=env)

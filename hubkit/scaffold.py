@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import tempfile
 from pathlib import Path
@@ -34,6 +35,23 @@ def init_fleet(path: Path) -> list[str]:
         raise
     return sorted(str(p.relative_to(path)) for p in path.rglob("*") if p.is_file())
 
+
+
+def init_single_hub_fleet(path: Path, hub_id: str, source: str = "zeitz") -> Path:
+    """The example fleet with only hub ``source``, renamed to ``hub_id``.
+
+    Tests and benchmarks use this so that their labs (named after the hub id)
+    never collide with an engineer's own lab of the example hub.
+    """
+    path = Path(path)
+    init_fleet(path)
+    hubs = path / HUBS_DIR
+    text = (hubs / f"{source}.yaml").read_text(encoding="utf-8")
+    for f in hubs.glob("*.yaml"):
+        f.unlink()
+    (hubs / f"{hub_id}.yaml").write_text(
+        re.sub(rf"(?m)^id: {re.escape(source)}$", f"id: {hub_id}", text), encoding="utf-8")
+    return path
 
 def _dns_suffix(fleet: Fleet, region: str | None) -> str:
     suffix = ((fleet.config.defaults.get("services") or {}).get("central") or {}).get("dns_suffix", "")

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shlex
 import subprocess
 import sys
@@ -18,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from hubkit.scaffold import init_fleet
+from hubkit.scaffold import init_single_hub_fleet
 
 HUBKIT = str(Path(sys.executable).with_name("hubkit"))
 LAB_HUB = "hkcf-zeitz"
@@ -26,14 +25,7 @@ VAULT_PASSWORD = "hkcf-test-vault-password"
 
 
 def make_fleet(root: Path) -> Path:
-    init_fleet(root)
-    hubs = root / "hubs"
-    text = (hubs / "zeitz.yaml").read_text()
-    (hubs / f"{LAB_HUB}.yaml").write_text(re.sub(r"(?m)^id: zeitz$", f"id: {LAB_HUB}", text))
-    for f in hubs.glob("*.yaml"):
-        if f.stem != LAB_HUB:
-            f.unlink()
-    return root
+    return init_single_hub_fleet(root, LAB_HUB)
 
 
 def hubkit(fleet: Path, *args: str, check: bool = False, env: dict | None = None,

@@ -96,3 +96,15 @@ def test_new_refuses_while_a_hub_file_is_unreadable(fleet):
         new_hub(load_fleet(fleet), "x", "X", "M", 1, None)
     assert "hubs/broken.yaml" in e.value.message and e.value.exit_code == 1
     assert snapshot(fleet) == before
+
+
+def test_single_hub_fleet_keeps_only_the_renamed_hub(tmp_path):
+    from hubkit.fleet.repo import load_fleet
+    from hubkit.rules import validate
+    from hubkit.scaffold import init_single_hub_fleet
+
+    root = init_single_hub_fleet(tmp_path / "f", "hkx-zeitz")
+    fleet = load_fleet(root)
+    assert sorted(fleet.hubs) == ["hkx-zeitz"]
+    assert fleet.hubs["hkx-zeitz"].model.municipality == "Zeitz"
+    assert validate(fleet) == []

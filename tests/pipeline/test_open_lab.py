@@ -18,7 +18,7 @@ import time
 import pytest
 
 from hubkit.journal import Journal, journal_path
-from hubkit.scaffold import init_fleet
+from hubkit.scaffold import init_single_hub_fleet
 
 from .conftest import CANARY_PASSWORD, HUBKIT, all_text_under, hubkit, secret_values
 
@@ -39,13 +39,7 @@ def _prereqs():
 def lab_fleet(tmp_path_factory):
     _prereqs()
     root = tmp_path_factory.mktemp("open") / "fleet"
-    init_fleet(root)
-    hubs = root / "hubs"
-    text = (hubs / "zeitz.yaml").read_text()
-    (hubs / f"{HUB}.yaml").write_text(re.sub(r"(?m)^id: zeitz$", f"id: {HUB}", text))
-    for f in hubs.glob("*.yaml"):
-        if f.stem != HUB:
-            f.unlink()
+    init_single_hub_fleet(root, HUB)
     yield root
     from hubkit.lab.state import State
     if State.load(HUB) is not None:

@@ -20,7 +20,7 @@ from xml.etree import ElementTree as ET
 
 import pytest
 
-from hubkit.scaffold import init_fleet
+from hubkit.scaffold import init_fleet, init_single_hub_fleet
 
 pytestmark = pytest.mark.lab
 
@@ -75,12 +75,7 @@ def messages(doc) -> dict:
 def lab(tmp_path_factory):
     _prereqs()
     root = tmp_path_factory.mktemp("verifylab") / "fleet"
-    init_fleet(root)
-    hubs = root / "hubs"
-    text = (hubs / "zeitz.yaml").read_text()
-    for f in hubs.glob("*.yaml"):
-        f.unlink()
-    (hubs / f"{HUB}.yaml").write_text(re.sub(r"(?m)^id: zeitz$", f"id: {HUB}", text))
+    init_single_hub_fleet(root, HUB)
     env = {**os.environ, "CI": "true", "HUBKIT_VAULT_PASSWORD": secrets.token_urlsafe(16)}
     lab = Lab(root, env)
     from hubkit import lab as hklab
