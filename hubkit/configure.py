@@ -222,6 +222,9 @@ def build_run(fleet_root: Path, hub_id: str, *, lab: LabTarget | None = None, ch
     # ControlPath directory per target keeps their SSH masters apart.
     run_env["ANSIBLE_SSH_CONTROL_PATH_DIR"] = str(CONTROL_DIR / (lab.netns if lab else f"{hub_id}-site"))
     run_env["ANSIBLE_LOCAL_TEMP"] = str(Path(tempfile.gettempdir()) / "hubkit-ansible-tmp")
+    # Escape hatch from Mitogen (ansible.cfg's default) to a stock strategy.
+    if base_env.get("HUBKIT_ANSIBLE_STRATEGY"):
+        run_env["ANSIBLE_STRATEGY"] = base_env["HUBKIT_ANSIBLE_STRATEGY"]
     if config is not None:
         run_env["ANSIBLE_CONFIG"] = str(config)
     else:

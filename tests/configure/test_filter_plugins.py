@@ -1,0 +1,49 @@
+"""The playbooks' own filter (playbooks/filter_plugins/hubkit.py) against the probe's real output."""
+
+from __future__ import annotations
+
+import importlib.util
+import subprocess
+
+import pytest
+
+from hubkit.paths import PLAYBOOKS
+
+_spec = importlib.util.spec_from_file_location("hubkit_filters", PLAYBOOKS / "filter_plugins" / "hubkit.py")
+filters = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(filters)
+
+
+def _probe(paths):
+    """The shell loop of tasks/probe_rendered.yml, run here on real files."""
+    script = ('for f do [ -f "$f" ] && echo "$(sha1sum < "$f" | cut -c1-40) '
+              '$(stat -c \'%a %U %G %n\' "$f")"; done; true')
+    return subprocess.run(["sh", "-c", script, "probe", *paths], capture_output=True, text=True,
+                          check=True).stdout.splitlines()
+
+
+@pytest.mark.skipif(subprocess.run(["id", "-u"], capture_output=True, text=True).stdout.strip() != "0",
+                    reason="the probe expects root-owned files")
+def test_matching_file_is_unchanged_and_drift_is_not(tmp_path):
+    same, drifted, loose, absent = (tmp_path / n for n in ("same.conf", "drift.conf", "loose.conf", "absent"))
+    same.write_text("a = 1\n")
+    drifted.write_text("a = 2 # edited by hand\n")
+    loose.write_text("b = 1\n")
+    for p in (same, drifted):
+        p.chmod(0o644)
+    loose.chmod(0o666)
+    paths = [str(p) for p in (same, drifted, loose, absent)]
+    rendered = ["a = 1\n", "a = 2\n", "b = 1\n", "c\n"]
+    assert filters.hubkit_unchanged(paths, rendered, _probe(paths)) == [str(same)]
+
+
+def test_wireguard_files_must_be_private():
+    text = "[Interface]\n"
+    line_600 = filters.expected_probe_line("/etc/wireguard/wg0.conf", text)
+    assert " 600 root root /etc/wireguard/wg0.conf" in line_600
+    assert filters.hubkit_unchanged(["/etc/wireguard/wg0.conf"], [text], [line_600.replace(" 600 ", " 644 ")]) == []
+
+
+def test_mismatched_lengths_are_an_error():
+    with pytest.raises(ValueError, match="2 paths but 1 renders"):
+        filters.hubkit_unchanged(["/a", "/b"], ["x"], [])
