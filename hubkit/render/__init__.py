@@ -23,7 +23,7 @@ from hubkit.model import Hub
 from hubkit.paths import TEMPLATES
 from hubkit.render import tree
 from hubkit.render.context import build_context
-from hubkit.render.env import RenderError, render_template
+from hubkit.render.env import RenderError, render_context, render_template
 from hubkit.render.inventory import add_inventory
 from hubkit.render.targets import expand
 
@@ -83,13 +83,14 @@ def render_files(ctx: dict, template_dir: Path = TEMPLATES) -> dict[str, bytes]:
     """Every file of one hub's tree, manifest included (relative path -> bytes)."""
     hub_id = ctx["hub"]["id"]
     files: dict[str, bytes] = {}
+    base = render_context(template_dir, ctx)
     for target, host, item, path in expand(ctx):
-        local = ctx
+        local = base
         if host is not None:
-            local = {**ctx, "host": host}
+            local = {**base, "host": host}
             if item is not None:
                 local["segment"] = item
-        text = render_template(template_dir, target.template, local, hub_id)
+        text = render_template(template_dir, target.template, local, hub_id, shared=True)
         if path.startswith("hosts/"):
             _guard(path, text, hub_id)
         files[path] = text.encode()

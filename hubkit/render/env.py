@@ -24,9 +24,31 @@ def _autoescape(name: str | None) -> bool:
     return bool(name) and name.endswith((".html.j2", ".svg.j2"))
 
 
+_DICT_ATTRS = frozenset(dir(dict))
+
+
+class PlainDataEnvironment(jinja2.Environment):
+    """Jinja2 for contexts of plain dicts and lists (hubkit's render contexts).
+
+    ``a.b`` compiles to ``getattr(a, "b")``: Jinja tries the attribute first
+    and, for a dict, only finds the key after raising and catching an
+    AttributeError.  Templates do that ~200 times per hub, so dict keys are
+    looked up first here.  Names of dict methods (``items``, ``get`` ...) keep
+    Jinja's order, so no template can tell the difference.
+    """
+
+    def getattr(self, obj, attribute):
+        if type(obj) is dict and attribute not in _DICT_ATTRS:
+            try:
+                return obj[attribute]
+            except KeyError:
+                pass
+        return super().getattr(obj, attribute)
+
+
 @functools.lru_cache(maxsize=8)
 def environment(template_dir: str) -> jinja2.Environment:
-    env = jinja2.Environment(
+    env = PlainDataEnvironment(
         loader=jinja2.FileSystemLoader(template_dir),
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,
@@ -69,10 +91,28 @@ def _template_line(exc: BaseException, filename: str | None) -> int:
     return line
 
 
-def render_template(template_dir: Path, name: str, context: dict, hub_id: str) -> str:
+def render_context(template_dir: Path, context: dict) -> dict:
+    """``context`` plus the environment's globals, for ``render_template(..., shared=True)``."""
+    return {**environment(str(template_dir)).globals, **context}
+
+
+def _render(tpl: jinja2.Template, context: dict, shared: bool) -> str:
+    if not shared:
+        return tpl.render(context)
+    # Template.render without its per-call copy of globals + context into a
+    # new dict (64 renders per hub): the caller passed render_context().
+    # Top-level {% set %} writes to the Context's own vars, never to ``context``.
+    try:
+        return tpl.environment.concat(tpl.root_render_func(tpl.new_context(context, shared=True)))
+    except Exception:
+        tpl.environment.handle_exception()  # re-raises with template line numbers
+
+
+def render_template(template_dir: Path, name: str, context: dict, hub_id: str, shared: bool = False) -> str:
+    """Render one template; ``shared=True`` when ``context`` came from ``render_context``."""
     tpl = get_template(template_dir, name, hub_id)
     try:
-        return tpl.render(context)
+        return _render(tpl, context, shared)
     except jinja2.UndefinedError as e:
         line = _template_line(e, tpl.filename)
         raise RenderError(f"{_display(template_dir, name)}:{line}:1: {e.message} while rendering hub {hub_id}",

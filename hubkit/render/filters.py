@@ -52,6 +52,7 @@ def nth_host(value, n: int) -> str:
     return str(ipaddress.IPv4Address(first + n - 1))
 
 
+_quote = json.encoder.encode_basestring  # the C escaper json.dumps uses for ensure_ascii=False
 _PLAIN_KEY = re.compile(r"^[a-z_][a-z0-9_]*$")
 
 
@@ -65,13 +66,14 @@ def _scalar(v) -> str:
     if isinstance(v, (int, float)):
         return json.dumps(v)
     # Strings are always double-quoted JSON strings, a subset of YAML: never
-    # re-typed as bool/int/float/null on load, no resolver needed.
-    return json.dumps(str(v), ensure_ascii=False)
+    # re-typed as bool/int/float/null on load, no resolver needed.  This is
+    # json.dumps(v, ensure_ascii=False) without building an encoder per call.
+    return _quote(str(v))
 
 
 def _key(k) -> str:
     k = str(k)
-    return k if _PLAIN_KEY.match(k) and k not in _YAML11_WORDS else json.dumps(k, ensure_ascii=False)
+    return k if _PLAIN_KEY.match(k) and k not in _YAML11_WORDS else _quote(k)
 
 
 _YAML11_WORDS = {"y", "n", "yes", "no", "on", "off", "true", "false", "null"}

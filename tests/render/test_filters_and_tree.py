@@ -85,3 +85,33 @@ def test_recover_root_cleans_only_selected_hubs(tmp_path):
     recover_root(tmp_path, ["a", "b"])
     assert sorted(p.name for p in tmp_path.iterdir()) == [".c.tmp-9", "a"]
     assert verify_manifest(tmp_path / "a") == []
+
+
+def test_plain_data_environment_looks_up_keys_like_jinja(tmp_path):
+    """Keys first for dicts, but dict methods, objects and missing keys behave as in Jinja."""
+    import jinja2
+
+    from hubkit.render.env import RenderError, environment, render_context, render_template
+    (tmp_path / "t.j2").write_text("{{ d.name }} {{ d.items() | list | length }} {{ o.real }}\n")
+    (tmp_path / "missing.j2").write_text("ok\n{{ d.nope }}\n")
+    ctx = {"d": {"name": "rt01", "items": "shadowed"}, "o": 3}
+    assert render_template(tmp_path, "t.j2", ctx, "h") == "rt01 2 3\n"
+    assert isinstance(environment(str(tmp_path)), jinja2.Environment)
+    shared = render_context(tmp_path, ctx)
+    assert render_template(tmp_path, "t.j2", shared, "h", shared=True) == "rt01 2 3\n"
+    assert "range" in shared and "range" not in ctx  # Jinja's globals stay available
+    with pytest.raises(RenderError, match=r"missing\.j2:2:1: .*nope.* hub h"):
+        render_template(tmp_path, "missing.j2", shared, "h", shared=True)
+
+
+def test_to_yaml_quotes_strings_exactly_like_json():
+    import json
+
+    import yaml
+
+    from hubkit.render.filters import to_yaml
+    data = {"plain": "a b", "quote": 'say "hi"', "ctrl": "tab\there\nnl", "umlaut": "Zeitz Süd", "on": "yes",
+            "1x": [None, True, 1.5, "é\\"]}
+    text = to_yaml(data)
+    assert yaml.safe_load(text) == data
+    assert '"say \\"hi\\""' in text and json.dumps("Zeitz Süd", ensure_ascii=False) in text
