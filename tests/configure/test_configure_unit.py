@@ -52,6 +52,15 @@ def test_ambient_ansible_settings_do_not_leak_into_the_run(rendered_fleet):
     assert run.netns is None and run.argv() == list(run.cmd)
 
 
+def test_mitogen_is_the_default_strategy_and_can_be_switched_off(rendered_fleet):
+    cfg = (cf.PLAYBOOKS / "ansible.cfg").read_text()
+    assert "\nstrategy = mitogen_free\n" in cfg
+    assert (cf.PLAYBOOKS / "strategy_plugins" / "mitogen_free.py").is_file()
+    assert "ANSIBLE_STRATEGY" not in cf.build_run(rendered_fleet, LAB_HUB, env=_env()).env
+    run = cf.build_run(rendered_fleet, LAB_HUB, env=_env(HUBKIT_ANSIBLE_STRATEGY="free"))
+    assert run.env["ANSIBLE_STRATEGY"] == "free"
+
+
 def test_vault_password_script_reads_the_environment_only():
     mode = cf.VAULT_SCRIPT.stat().st_mode
     assert mode & stat.S_IXUSR, "ansible runs the vault password file only if it is executable"
@@ -112,7 +121,8 @@ LOCAL_PLAY = """
 """
 
 
-def test_execute_parses_per_host_results_from_callback_events(tmp_path):
+@pytest.mark.parametrize("strategy", [None, "free"], ids=["mitogen_free from ansible.cfg", "stock free"])
+def test_execute_parses_per_host_results_from_callback_events(tmp_path, strategy):
     """A real ansible-playbook run (local connection) through our callback plugin."""
     play = tmp_path / "play.yml"
     play.write_text(LOCAL_PLAY)
@@ -124,6 +134,8 @@ def test_execute_parses_per_host_results_from_callback_events(tmp_path):
     env.update(ANSIBLE_CONFIG=str(cf.CONFIG), ANSIBLE_CALLBACK_PLUGINS=str(cf.PLAYBOOKS / "callback_plugins"),
                ANSIBLE_CALLBACKS_ENABLED="hubkit_events", ANSIBLE_LOCAL_TEMP=str(tmp_path / "tmp"),
                ANSIBLE_SSH_CONTROL_PATH_DIR=str(tmp_path / "cp"))
+    if strategy:
+        env["ANSIBLE_STRATEGY"] = strategy
     run = cf.AnsibleRun((cf.ansible_playbook(), "-i", str(inv), str(play)), env, tmp_path, None, "t")
     seen = []
     result = cf.execute(run, log_path=tmp_path / "out.log", listener=seen.append)
