@@ -4,8 +4,8 @@ On a lab of the Zeitz hub (renamed ``hkbn-zeitz`` so it never touches a lab an
 engineer runs), after a first converge, this times in one run:
 
   (a) ``hubkit configure hkbn-zeitz --lab`` as an idempotent re-run (hubkit's
-      ansible.cfg: pipelining, ControlPersist, forks >= hosts, no fact
-      gathering, free strategy);
+      ansible.cfg: Mitogen's free strategy, forks >= hosts, no fact
+      gathering, no interpreter discovery);
   (b) plain ``ansible-playbook`` on the same playbooks, inventories and lab
       with a default ansible.cfg (an empty file: no pipelining, forks 5, full
       facts, linear strategy, interpreter discovery).
