@@ -11,11 +11,17 @@ from hubkit.scaffold import init_fleet
 
 
 @pytest.fixture
-def fleet(tmp_path) -> Path:
+def fleet_root(tmp_path) -> Path:
     """A fresh copy of the bundled example fleet (zeitz, naumburg, wittenberg)."""
     root = tmp_path / "fleet"
     init_fleet(root)
     return root
+
+
+@pytest.fixture
+def fleet(fleet_root) -> Path:
+    """The example fleet's root (tests/cloud overrides this with the loaded Fleet)."""
+    return fleet_root
 
 
 @pytest.fixture

@@ -114,6 +114,11 @@ def _nft(src: Sources):
     return path, (parse_chains(text) if text is not None else None), text
 
 
+def _filter_chains(chains):
+    """The input and forward chains the ruleset has, as (name, chain)."""
+    return [(name, chains[name]) for name in ("input", "forward") if name in chains]
+
+
 def _iface(src: Sources, segment: str) -> str:
     return src.topo.segments[segment].router_iface
 
@@ -184,10 +189,7 @@ def _stateful(src):
     path, chains, _ = _nft(src)
     if chains is None:
         return
-    for name in ("input", "forward"):
-        c = chains.get(name)
-        if c is None:
-            continue
+    for name, c in _filter_chains(chains):
         est = next((n for n, r in c.rules if re.search(r"ct state established,related accept", r)), None)
         inv = next((n for n, r in c.rules if "ct state invalid" in r and r.endswith("drop")), None)
         ok = est is not None and inv is not None and inv < est
@@ -263,10 +265,7 @@ def _ipv6(src):
     path, chains, text = _nft(src)
     if chains is None:
         return
-    for name in ("input", "forward"):
-        c = chains.get(name)
-        if c is None:
-            continue
+    for name, c in _filter_chains(chains):
         n = next((n for n, r in c.rules if "nfproto ipv6" in r and r.endswith("drop")), None)
         # An inet table with policy drop filters IPv6 at least as strictly as IPv4.
         ok = n is not None or c.policy == "drop"
@@ -281,10 +280,7 @@ def _log_drops(src):
     path, chains, _ = _nft(src)
     if chains is None:
         return
-    for name in ("input", "forward"):
-        c = chains.get(name)
-        if c is None:
-            continue
+    for name, c in _filter_chains(chains):
         n = next((n for n, r in reversed(c.rules) if "log prefix" in r), None)
         yield Evidence(f"nft.log_drops:{name}", RENDERED, n is not None,
                        f"rejected packets in the {name} chain are logged",

@@ -127,14 +127,9 @@ PARALLEL_MIN = 32
 
 
 def _render_one(rec, fleet_root: Path, root: Path, template_dir: Path) -> HubResult:
-    ctx = hub_context(rec.model, fleet_root)
-    files = render_files(ctx, template_dir)
-    target = root / rec.id
-    disk = tree.read_tree(target) if target.exists() else {}
-    diff = tree.compare(files, disk)
-    res = HubResult(rec.id, str(target), len(files), input_hash=ctx["input_hash"], **diff)
+    res, files, _disk = _compare_one(rec, fleet_root, root, template_dir)
     if res.differs:
-        tree.write_tree(target, files, clean=False)  # render_fleet ran recover_root
+        tree.write_tree(Path(res.path), files, clean=False)  # render_fleet ran recover_root
         res.written = True
     return res
 
@@ -202,24 +197,25 @@ def check_fleet(fleet, ids=(), all_hubs: bool = False, out: Path | None = None,
     """Compare fresh renders with the trees on disk; writes nothing."""
     recs = _validated(fleet, ids, all_hubs)
     root = _out_root(fleet, out)
-    results = []
-    for rec in recs:
-        ctx = hub_context(rec.model, fleet.root)
-        files = render_files(ctx, template_dir)
-        target = root / rec.id
-        diff = tree.compare(files, tree.read_tree(target))
-        results.append(HubResult(rec.id, str(target), len(files), input_hash=ctx["input_hash"], **diff))
-    return results
+    return [_compare_one(rec, fleet.root, root, template_dir)[0] for rec in recs]
+
+
+def _compare_one(rec, fleet_root: Path, root: Path, template_dir: Path):
+    """A fresh render of one hub against ``root/<id>``: (result, fresh files, files on disk)."""
+    ctx = hub_context(rec.model, fleet_root)
+    files = render_files(ctx, template_dir)
+    target = root / rec.id
+    disk = tree.read_tree(target)
+    res = HubResult(rec.id, str(target), len(files), input_hash=ctx["input_hash"], **tree.compare(files, disk))
+    return res, files, disk
 
 
 def diff_hub(fleet, hub_id: str, out: Path | None = None,
              template_dir: Path = TEMPLATES) -> tuple[HubResult, str]:
     """A unified diff of a fresh render of one hub against what is on disk."""
     import difflib
-    [res] = check_fleet(fleet, [hub_id], False, out, template_dir)
-    rec = fleet.hub(hub_id)
-    files = render_files(hub_context(rec.model, fleet.root), template_dir)
-    disk = tree.read_tree(Path(res.path))
+    [rec] = _validated(fleet, [hub_id], False)
+    res, files, disk = _compare_one(rec, fleet.root, _out_root(fleet, out), template_dir)
     chunks = []
     for p in sorted(set(res.changed) | set(res.new) | set(res.missing)):
         old = disk.get(p, b"").decode(errors="replace").splitlines(keepends=True)

@@ -9,14 +9,6 @@ from pathlib import Path
 import pytest
 
 from hubkit.fleet.repo import load_fleet
-from hubkit.scaffold import init_fleet
-
-@pytest.fixture
-def fleet_root(tmp_path) -> Path:
-    root = tmp_path / "fleet"
-    init_fleet(root)
-    return root
-
 
 @pytest.fixture
 def fleet(fleet_root):

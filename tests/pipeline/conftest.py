@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 
-from hubkit.scaffold import init_fleet
 
 HUBKIT = str(Path(sys.executable).with_name("hubkit"))
 # A recognisable vault password: it must never show up in any output.
@@ -46,13 +45,6 @@ def all_text_under(root: Path) -> dict[str, str]:
 def vault_env(monkeypatch):
     monkeypatch.setenv("HUBKIT_VAULT_PASSWORD", CANARY_PASSWORD)
     monkeypatch.setenv("CI", "true")
-
-
-@pytest.fixture
-def fleet_root(tmp_path) -> Path:
-    root = tmp_path / "fleet"
-    init_fleet(root)
-    return root
 
 
 @pytest.fixture

@@ -9,18 +9,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from hubkit.scaffold import init_fleet
 
 HERE = Path(__file__).parent
 GOLDEN = HERE / "golden"
 EXAMPLE_HUBS = ("naumburg", "wittenberg", "zeitz")
-
-
-@pytest.fixture
-def fleet_root(tmp_path) -> Path:
-    root = tmp_path / "fleet"
-    init_fleet(root)
-    return root
 
 
 @pytest.fixture
