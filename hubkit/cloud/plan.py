@@ -12,6 +12,8 @@ which is why pulumi is pinned.
 
 from __future__ import annotations
 
+import asyncio
+
 import json
 import warnings
 from collections.abc import Mapping
@@ -121,7 +123,18 @@ def _mock_classes():
             self.stack_outputs: dict = {}
 
         def RegisterResource(self, request):
-            resp = super().RegisterResource(request)
+            # MockMonitor runs in executor threads and gives each one an event
+            # loop it never closes.  Left open, such a loop's finalizer at
+            # interpreter exit now and then printed a traceback ("Invalid file
+            # descriptor: -1") after a clean run; here each call gets a loop
+            # that is closed as soon as it returns.
+            loop = asyncio.new_event_loop()
+            asyncio.set_event_loop(loop)
+            try:
+                resp = super().RegisterResource(request)
+            finally:
+                asyncio.set_event_loop(None)
+                loop.close()
             if request.type == "pulumi:pulumi:Stack":
                 return resp
             urn = resp.urn
