@@ -177,6 +177,11 @@ def lab_target(hub_id: str) -> LabTarget:
 
 # -- building the run ------------------------------------------------------------
 
+# ansible.cfg's ssh_args plus one persisted master per host (stock strategies only).
+STOCK_SSH_ARGS = ("-o ControlMaster=auto -o ControlPersist=120s -o PreferredAuthentications=publickey "
+                  "-o ServerAliveInterval=3 -o ServerAliveCountMax=3")
+
+
 def build_run(fleet_root: Path, hub_id: str, *, lab: LabTarget | None = None, check: bool = False,
               diff: bool = False, limit: tuple[str, ...] = (), verbosity: int = 0,
               extra_vars: dict | None = None, playbook: Path = SITE,
@@ -222,9 +227,11 @@ def build_run(fleet_root: Path, hub_id: str, *, lab: LabTarget | None = None, ch
     # ControlPath directory per target keeps their SSH masters apart.
     run_env["ANSIBLE_SSH_CONTROL_PATH_DIR"] = str(CONTROL_DIR / (lab.netns if lab else f"{hub_id}-site"))
     run_env["ANSIBLE_LOCAL_TEMP"] = str(Path(tempfile.gettempdir()) / "hubkit-ansible-tmp")
-    # Escape hatch from Mitogen (ansible.cfg's default) to a stock strategy.
+    # Escape hatch from Mitogen (ansible.cfg's default) to a stock strategy,
+    # which needs SSH masters to be fast.
     if base_env.get("HUBKIT_ANSIBLE_STRATEGY"):
         run_env["ANSIBLE_STRATEGY"] = base_env["HUBKIT_ANSIBLE_STRATEGY"]
+        run_env["ANSIBLE_SSH_ARGS"] = STOCK_SSH_ARGS
     if config is not None:
         run_env["ANSIBLE_CONFIG"] = str(config)
     else:

@@ -94,11 +94,12 @@ def inventory(lab_dir: Path, admin: str, hosts: list[tuple[str, str, str]], wg_p
     for name, role, addr in hosts:
         groups[GROUPS[role]]["hosts"][name] = {"ansible_host": addr}
     _write(inv / "hosts.yml", yaml.safe_dump({"all": {"children": groups}}, sort_keys=True))
-    cm = control_dir(lab_dir)
+    # No ControlMaster here: under Mitogen (hubkit's strategy) a persisted
+    # master kept the hosts' Mitogen interpreters alive after configure ended.
+    # Stock Ansible gets its masters from ANSIBLE_SSH_ARGS (hubkit.configure).
     common = (f"-o UserKnownHostsFile={lab_dir / 'known_hosts'} -o StrictHostKeyChecking=yes "
               f"-o GlobalKnownHostsFile=/dev/null -o IdentitiesOnly=yes -o PreferredAuthentications=publickey "
-              f"-o GSSAPIAuthentication=no -o ControlMaster=auto "
-              f"-o ControlPath={cm}/%C -o ControlPersist=60s")
+              f"-o GSSAPIAuthentication=no")
     all_vars = {
         "ansible_user": admin,
         "ansible_ssh_private_key_file": str(lab_dir / "id_ed25519"),

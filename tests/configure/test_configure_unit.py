@@ -56,9 +56,14 @@ def test_mitogen_is_the_default_strategy_and_can_be_switched_off(rendered_fleet)
     cfg = (cf.PLAYBOOKS / "ansible.cfg").read_text()
     assert "\nstrategy = mitogen_free\n" in cfg
     assert (cf.PLAYBOOKS / "strategy_plugins" / "mitogen_free.py").is_file()
-    assert "ANSIBLE_STRATEGY" not in cf.build_run(rendered_fleet, LAB_HUB, env=_env()).env
+    default = cf.build_run(rendered_fleet, LAB_HUB, env=_env()).env
+    assert "ANSIBLE_STRATEGY" not in default and "ANSIBLE_SSH_ARGS" not in default
+    # Under Mitogen no SSH master may persist (it kept the hosts' interpreters alive).
+    ssh_args = next(line for line in cfg.splitlines() if line.startswith("ssh_args"))
+    assert "ControlMaster" not in ssh_args and "ControlPersist" not in ssh_args
     run = cf.build_run(rendered_fleet, LAB_HUB, env=_env(HUBKIT_ANSIBLE_STRATEGY="free"))
     assert run.env["ANSIBLE_STRATEGY"] == "free"
+    assert "ControlPersist=" in run.env["ANSIBLE_SSH_ARGS"]
 
 
 def test_vault_password_script_reads_the_environment_only():
