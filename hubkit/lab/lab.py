@@ -201,7 +201,11 @@ def _wait_ssh(st: State, booting, host_objs, say) -> None:
         # sshd may answer before systemd-user-sessions removed /run/nologin: retry briefly.
         deadline = time.monotonic() + 15
         while True:
-            r = subprocess.run(info.ssh(n.name, "hostname"), capture_output=True, text=True, timeout=30)
+            # stdin from /dev/null: this ssh may become the lab's persisted
+            # ControlMaster, which would otherwise keep (and set non-blocking)
+            # the caller's stdin for as long as it lives.
+            r = subprocess.run(info.ssh(n.name, "hostname"), stdin=subprocess.DEVNULL,
+                               capture_output=True, text=True, timeout=30)
             if r.returncode == 0 or time.monotonic() > deadline:
                 ok = r.returncode == 0 and r.stdout.strip() == n.name
                 if ok:

@@ -29,7 +29,7 @@ def _env():
 def test_ansible_lint_production_profile_is_clean():
     r = subprocess.run([str(BIN / "ansible-lint"), "--profile", "production", "--offline", "--nocolor",
                         "site.yml", "switch-cisco-ios.yml", "roles"],
-                       cwd=PLAYBOOKS, capture_output=True, text=True, env=_env(), timeout=600)
+                       cwd=PLAYBOOKS, stdin=subprocess.DEVNULL, capture_output=True, text=True, env=_env(), timeout=600)
     assert r.returncode == 0, r.stdout + r.stderr
     assert "Profile 'production' was required, and it passed" in r.stdout + r.stderr
 
@@ -38,7 +38,7 @@ def test_ansible_lint_production_profile_is_clean():
 def test_syntax_check(rendered_fleet, playbook):
     inv = rendered_fleet / "build" / LAB_HUB / "inventory"
     r = subprocess.run([str(BIN / "ansible-playbook"), "-i", str(inv), "--syntax-check", playbook],
-                       cwd=PLAYBOOKS, capture_output=True, text=True, env=_env(), timeout=300)
+                       cwd=PLAYBOOKS, stdin=subprocess.DEVNULL, capture_output=True, text=True, env=_env(), timeout=300)
     assert r.returncode == 0, r.stdout + r.stderr
     assert f"playbook: {playbook}" in r.stdout
 
