@@ -85,8 +85,12 @@ def _udp53(addr, timeout):
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     s.settimeout(timeout)
     try:
-        s.sendto(_dns_query("hubkit-probe.invalid"), (addr, 53))
-        s.recvfrom(2048)
+        # Connected, so the socket is a client (ESTAB), never an unconnected one that
+        # the listener check running alongside on this host would take for a server;
+        # an ICMP port-unreachable also comes back as "refused" instead of a timeout.
+        s.connect((addr, 53))
+        s.send(_dns_query("hubkit-probe.invalid"))
+        s.recv(2048)
         return "open"
     except (socket.timeout, TimeoutError):
         return "timeout"

@@ -13,6 +13,7 @@ import json
 import os
 import re
 import secrets
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -134,6 +135,31 @@ def test_human_output_names_expected_and_found(lab):
                 "found sudo also for hkdrift2") in r.stdout
     finally:
         lab.on("zeitz-ws04", "userdel -r hkdrift2")
+
+
+# A server on UDP 5999, and a client that keeps one unconnected UDP socket open at a
+# time, each for 1 s on a fresh ephemeral port (like a probe waiting for its answer).
+LISTENER = ("import socket, time; s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); "
+            "s.bind(('0.0.0.0', 5999)); time.sleep(600)")
+CHURN = ("import socket, time\n"
+         "for _ in range(600):\n"
+         "    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.sendto(b'x', ('127.0.0.1', 9))\n"
+         "    time.sleep(1); s.close()\n")
+
+
+def test_a_lasting_listener_is_reported_a_passing_client_socket_is_not(lab):
+    units = {"hkdrift-listen": LISTENER, "hkdrift-churn": CHURN}
+    for unit, code in units.items():
+        lab.on("zeitz-ws04", f"systemd-run --quiet --unit {unit} python3 -c {shlex.quote(code)}")
+    try:
+        lab.on("zeitz-ws04", "for i in $(seq 50); do ss -Hlun | grep -q ':5999 ' && exit 0; sleep 0.1; done; exit 1")
+        rc, doc = lab.verify("-k", "listeners")
+        assert rc == 1
+        assert messages(doc) == {"zeitz-ws04 common::test_only_expected_listeners":
+                                 "expected only chronyd udp/323, rsyslogd udp/ephemeral, sshd tcp/22, "
+                                 "systemd-network udp/68, found also python3 udp 0.0.0.0:5999"}
+    finally:
+        lab.on("zeitz-ws04", "systemctl stop " + " ".join(units))
 
 
 def test_drift_fails_exactly_its_checks_and_configure_repairs_it(lab):
