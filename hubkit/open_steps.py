@@ -214,7 +214,8 @@ def _lab(ctx):
     res = lab.up(rec, rebuild=rebuild)
     st = lab.status(ctx.hub_id)
     return ("reused" if res.get("noop") else f"up in {res.get('seconds')} s") + \
-        f", {len(st['hosts'])} hosts, mode {st['mode']}"
+        f", {len(st['hosts'])} hosts, mode {st['mode']}" + \
+        (f"; machine-wide: {res['sysctl']}" if res.get("sysctl") else "")
 
 
 def _configure_inputs(ctx):

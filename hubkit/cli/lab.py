@@ -82,6 +82,8 @@ def up_cmd(ctx, hub_id, rebuild):
         click.echo(f"lab {hub_id} already up ({len(st['hosts'])} hosts); --rebuild recreates it")
     else:
         click.echo(f"lab {hub_id} up in {res['seconds']} s: {len(st['hosts'])} hosts, mode {st['mode']}")
+    if res.get("sysctl"):
+        click.echo(f"note: machine-wide setting changed: {res['sysctl']}", err=True)
     click.echo(f"ssh_config: {st['ssh_config']}\ninventory: {st['inventory']}")
 
 
@@ -96,6 +98,12 @@ def down_cmd(hub_id):
     res = lab.down(hub_id)
     click.echo(f"lab {hub_id} down in {res['seconds']} s: removed {res['netns']} netns, "
                f"{res['links']} links, {res['mounts']} mounts, {res['cgroups']} cgroups")
+    restored = res.get("inotify_restored")
+    if restored is not None:
+        old, done = restored
+        click.echo(f"last lab gone: fs.inotify.max_user_instances -> {old}" if done else
+                   f"last lab gone: fs.inotify.max_user_instances was changed by someone else since "
+                   f"'lab up' raised it; left as it is (it was {old} before)")
 
 
 @lab_group.command("status")

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from hubkit.errors import HubkitError, PrerequisiteError
 from hubkit.lab import artifacts, cgroups, hosts, image, prereq, wiring
-from hubkit.lab.state import State, all_states, lab_dir, lab_lock
+from hubkit.lab.state import INOTIFY_RECORD, State, all_states, lab_dir, lab_lock, machine_lock
 
 PREFIX = "hk"
 SSH_TIMEOUT = 60.0
@@ -144,10 +144,7 @@ def _up(hub, topo, lab_id: str, rebuild: bool, say) -> dict:
         _down(lab_id)
     img = image.require_current()
     mode = hosts.detect_mode(img.rootfs)
-    if mode == hosts.NSPAWN:
-        old = prereq.raise_inotify_limit()
-        if old is not None:
-            say("sysctl", f"fs.inotify.max_user_instances {old} -> {prereq.INOTIFY_INSTANCES}")
+    sysctl_note = None  # the one machine-wide change, reported by the caller
     prefix = f"{PREFIX}-{lab_id}"
     p = wiring.plan(topo, prefix, hub.network.site_prefix, hub.vpn.core_networks)
     taken = [n.netns for n in p.nodes if wiring.netns_exists(n.netns)]
@@ -162,6 +159,15 @@ def _up(hub, topo, lab_id: str, rebuild: bool, say) -> dict:
            netns_mgmt=next(n.netns for n in p.nodes if n.role == "mgmt"),
            hosts=[{"name": n.name, "role": n.role, "netns": n.netns, "mgmt_address": n.mgmt_address}
                   for n in p.nodes])
+    if mode == hosts.NSPAWN:
+        # After the ledger exists: a concurrent `lab down` of the last other lab
+        # then sees this one and leaves the limit raised.
+        with machine_lock("sysctl"):
+            old = prereq.raise_inotify_limit(INOTIFY_RECORD)
+        if old is not None:
+            sysctl_note = (f"fs.inotify.max_user_instances {old} -> {prereq.INOTIFY_INSTANCES} "
+                           "(the last 'lab down' restores it)")
+            say("sysctl", sysctl_note)
     _key, pub = artifacts.ssh_keypair(d, lab_id)
     wg_key, wg_pub = artifacts.wg_keypair(d)
     say("wiring", f"{len(p.nodes)} netns, {len(p.links)} links")
@@ -185,7 +191,7 @@ def _up(hub, topo, lab_id: str, rebuild: bool, say) -> dict:
     artifacts.inventory(d, admin, [(n.name, n.role, n.mgmt_address) for n in booting], wg_pub, wg_key)
     _wait_ssh(st, booting, host_objs, say)
     st.set(phase="up")
-    return {"noop": False, "seconds": round(time.monotonic() - t0, 2)}
+    return {"noop": False, "seconds": round(time.monotonic() - t0, 2), "sysctl": sysctl_note}
 
 
 def _wait_ssh(st: State, booting, host_objs, say) -> None:
@@ -291,6 +297,9 @@ def _down(lab_id: str) -> dict:
         list(pool.map(lambda dd: shutil.rmtree(dd, ignore_errors=True),
                       [dd for dd in st.get("dirs", []) if Path(dd) != st.dir]))
     shutil.rmtree(st.dir, ignore_errors=True)
+    with machine_lock("sysctl"):
+        if not all_states():
+            counts["inotify_restored"] = prereq.restore_inotify_limit(INOTIFY_RECORD)
     counts["seconds"] = round(time.monotonic() - t0, 2)
     return counts
 

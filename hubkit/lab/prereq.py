@@ -6,6 +6,7 @@ import os
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 from hubkit.errors import PrerequisiteError
 
@@ -68,16 +69,50 @@ def install_host_packages(tools=tuple(TOOLS)) -> list[str]:
 # machine's root user (no user namespace), so the default of 128 runs out with
 # the second lab: guests then hang at boot ("Failed to create inotify object").
 INOTIFY_INSTANCES = 4096
+INOTIFY_SYSCTL = "/proc/sys/fs/inotify/max_user_instances"
 
 
-def raise_inotify_limit(path: str = "/proc/sys/fs/inotify/max_user_instances") -> int | None:
-    """Raise the per-user inotify instance limit if below INOTIFY_INSTANCES; returns the old value."""
+def raise_inotify_limit(record: Path, path: str = INOTIFY_SYSCTL) -> int | None:
+    """Raise the per-user inotify instance limit if below INOTIFY_INSTANCES; returns the old value.
+
+    The old value goes to ``record`` first (unless a record exists: the first
+    lab's value is the machine's own), so that ``restore_inotify_limit`` can
+    put it back when the last lab is gone.  Callers hold ``sysctl_lock``.
+    """
     try:
-        cur = int(open(path).read())
+        cur = int(Path(path).read_text())
     except OSError:
         return None
     if cur >= INOTIFY_INSTANCES:
         return None
-    with open(path, "w") as f:
-        f.write(str(INOTIFY_INSTANCES))
+    if not record.exists():
+        _write_atomic(record, f"{cur}\n")
+    Path(path).write_text(str(INOTIFY_INSTANCES))
     return cur
+
+
+def restore_inotify_limit(record: Path, path: str = INOTIFY_SYSCTL) -> tuple[int, bool] | None:
+    """Put back the value ``record`` holds; (old value, restored?) or None without a record.
+
+    Only a limit still at INOTIFY_INSTANCES is restored: a value someone set
+    since then is theirs and stays.  The record is removed either way.
+    """
+    try:
+        old = int(record.read_text())
+    except (OSError, ValueError):
+        return None
+    try:
+        restored = int(Path(path).read_text()) == INOTIFY_INSTANCES
+        if restored:
+            Path(path).write_text(str(old))
+    except OSError:
+        restored = False
+    record.unlink(missing_ok=True)
+    return old, restored
+
+
+def _write_atomic(target: Path, text: str) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.tmp{os.getpid()}")
+    tmp.write_text(text)
+    os.replace(tmp, target)

@@ -94,6 +94,22 @@ def all_states() -> list[dict]:
     return out
 
 
+# Where `lab up` keeps the machine's own inotify limit until the last lab is down.
+INOTIFY_RECORD = LOCKS / "inotify-max-user-instances.orig"
+
+
+@contextmanager
+def machine_lock(name: str):
+    """A short, blocking machine-wide lock (flock) around a change every lab shares."""
+    LOCKS.mkdir(parents=True, exist_ok=True)
+    fd = os.open(LOCKS / f"{name}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
 @contextmanager
 def lab_lock(lab_id: str):
     """Machine-wide lock of one lab for up/down (flock: released even on kill -9).
