@@ -125,6 +125,9 @@ def _run(cmd: list[str], what: str) -> subprocess.CompletedProcess:
     return r
 
 
+LAB_SSHD_DROPIN = "05-hubkit-lab.conf"
+
+
 class Host:
     """One booting lab host.  Paths and names only; the state ledger records resources."""
 
@@ -148,9 +151,16 @@ class Host:
               f"lowerdir={self.image_root},upperdir={self.upper},workdir={self.work}",
               str(self.merged)], f"mounting the overlay of {self.name}")
 
-    def identity(self, hostname: str, etc_hosts: str, admin: str, authorized_key: str) -> None:
-        """Day-0 identity, like cloud-init: hostname, machine-id, host keys, admin user."""
+    def identity(self, hostname: str, etc_hosts: str, admin: str, authorized_key: str,
+                 sshd_dropin: str | None = None) -> None:
+        """Day-0 identity, like cloud-init: hostname, machine-id, host keys, admin user.
+
+        ``sshd_dropin``: extra sshd settings for this host, in place before sshd's first start.
+        """
         m = self.merged
+        if sshd_dropin is not None:
+            (m / "etc/ssh/sshd_config.d").mkdir(parents=True, exist_ok=True)
+            (m / "etc/ssh/sshd_config.d" / LAB_SSHD_DROPIN).write_text(sshd_dropin)
         (m / "etc/hostname").write_text(hostname + "\n")
         (m / "etc/machine-id").write_text(uuid.uuid4().hex + "\n")  # what systemd-id128 new prints
         (m / "etc/hosts").write_text(etc_hosts)

@@ -102,6 +102,18 @@ def _hub_topology(record):
     return record.model, topology.build(record.model)
 
 
+# The controller reaches the simulated data centre through the hub router's WAN.
+# When the first converge loads the router's masquerade rule, NAT takes over that
+# SSH flow mid-stream: the controller's end closes, the core never hears of it,
+# and its session (with Ansible's Mitogen interpreters) would stay until `lab down`.
+# sshd probing idle clients ends such a session within 30 s.  Core only: hub hosts
+# keep exactly the sshd settings hubkit renders for them.
+CORE_SSHD = """# Written by `hubkit lab up` (the simulated data centre only).
+ClientAliveInterval 10
+ClientAliveCountMax 3
+"""
+
+
 def _etc_hosts(topo_hosts: list[tuple[str, str]], own: str) -> str:
     lines = ["127.0.0.1\tlocalhost", f"127.0.1.1\t{own}", "::1\tlocalhost ip6-localhost ip6-loopback", ""]
     lines[3:3] = [f"{addr}\t{name}" for name, addr in sorted(topo_hosts) if name != own]
@@ -180,7 +192,8 @@ def _up(hub, topo, lab_id: str, rebuild: bool, say) -> dict:
     def prepare_and_start(n):
         h = host_objs[n.name]
         h.mount(st)
-        h.identity(n.name, _etc_hosts(addr_list, n.name), admin, pub)
+        h.identity(n.name, _etc_hosts(addr_list, n.name), admin, pub,
+                   sshd_dropin=CORE_SSHD if n.role == "core" else None)
         say("booting", n.name)
         return h.start(st, mode, n.name)
 

@@ -156,3 +156,16 @@ def test_lab_inventory_matches_the_rendered_one(zeitz_lab):
     want = yaml.safe_load(rendered.read_text())
     got = yaml.safe_load((zeitz_lab["info"].inventory_dir / "hosts.yml").read_text())
     assert got == want
+
+
+def test_only_the_core_reaps_dead_ssh_sessions(zeitz_lab):
+    """dc-core's sshd probes idle clients (see hubkit.lab.lab.CORE_SSHD); hub hosts keep sshd's defaults."""
+    info = zeitz_lab["info"]
+    alive = {}
+    for h in info.hosts:
+        if h["role"] in ("core", "workstation"):
+            r = subprocess.run(info.ssh(h["name"], "sudo sshd -T"), capture_output=True, text=True, timeout=30)
+            t = dict(line.split(" ", 1) for line in r.stdout.splitlines() if " " in line)
+            alive.setdefault(h["role"], set()).add((t.get("clientaliveinterval"), t.get("clientalivecountmax")))
+    assert alive["core"] == {("10", "3")}
+    assert alive["workstation"] == {("0", "3")}
