@@ -106,8 +106,9 @@ def _hub_topology(record):
 # When the first converge loads the router's masquerade rule, NAT takes over that
 # SSH flow mid-stream: the controller's end closes, the core never hears of it,
 # and its session (with Ansible's Mitogen interpreters) would stay until `lab down`.
-# sshd probing idle clients ends such a session within 30 s.  Core only: hub hosts
-# keep exactly the sshd settings hubkit renders for them.
+# sshd probing idle clients ends such a session after 3 unanswered probes 10 s
+# apart (seen: about a minute after the run).  Core only: hub hosts keep exactly
+# the sshd settings hubkit renders for them.
 CORE_SSHD = """# Written by `hubkit lab up` (the simulated data centre only).
 ClientAliveInterval 10
 ClientAliveCountMax 3

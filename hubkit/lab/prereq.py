@@ -77,7 +77,7 @@ def raise_inotify_limit(record: Path, path: str = INOTIFY_SYSCTL) -> int | None:
 
     The old value goes to ``record`` first (unless a record exists: the first
     lab's value is the machine's own), so that ``restore_inotify_limit`` can
-    put it back when the last lab is gone.  Callers hold ``sysctl_lock``.
+    put it back when the last lab is gone.  Callers hold ``machine_lock("sysctl")``.
     """
     try:
         cur = int(Path(path).read_text())
