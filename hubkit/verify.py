@@ -31,6 +31,7 @@ from pathlib import Path
 
 import yaml
 
+from hubkit.atomic import write_atomic
 from hubkit.errors import FindingsError, HubkitError, PrerequisiteError
 from hubkit.paths import PLAYBOOKS
 from hubkit.topology import build as build_topology
@@ -371,23 +372,9 @@ def runs_dir(fleet_root: Path, hub_id: str) -> Path:
 def save_last(fleet_root: Path, result: VerifyResult) -> Path:
     """Persist the last result for the audit step (atomic; no secrets are in it)."""
     from hubkit.verify_report import dumps
-    d = runs_dir(fleet_root, result.hub_id)
-    d.mkdir(parents=True, exist_ok=True)
-    path = d / "verify.json"
-    fd, tmp = tempfile.mkstemp(dir=d, prefix=".verify-", suffix=".json")
-    with os.fdopen(fd, "w") as f:
-        f.write(dumps(result))
-    os.replace(tmp, path)
+    path = runs_dir(fleet_root, result.hub_id) / "verify.json"
+    write_atomic(path, dumps(result))
     return path
-
-
-def write_atomic(path: Path, text: str) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}-")
-    with os.fdopen(fd, "w") as f:
-        f.write(text)
-    os.replace(tmp, path)
 
 
 __all__ = ["Target", "PytestRun", "resolve", "plan_runs", "run", "save_last", "HubkitError"]

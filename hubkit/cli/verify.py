@@ -63,7 +63,8 @@ def verify_cmd(ctx, hub_id, lab, junit, keyword, as_json):
         # A filtered run is not the hub's verification: keep the audit's last full result.
         verify.save_last(ctx.fleet_root, result)
     if junit:
-        verify.write_atomic(junit, verify_report.to_junit(result))
+        from hubkit.atomic import write_atomic
+        write_atomic(junit, verify_report.to_junit(result))
     if as_json:
         click.echo(verify_report.dumps(result), nl=False)
     else:

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from hubkit.errors import HubkitError, PrerequisiteError
 from hubkit.lab import artifacts, cgroups, hosts, image, prereq, wiring
-from hubkit.lab.state import INOTIFY_RECORD, State, all_states, lab_dir, lab_lock, machine_lock
+from hubkit.lab.state import State, all_states, lab_dir, lab_lock, machine_lock
 
 PREFIX = "hk"
 SSH_TIMEOUT = 60.0
@@ -176,7 +176,7 @@ def _up(hub, topo, lab_id: str, rebuild: bool, say) -> dict:
         # After the ledger exists: a concurrent `lab down` of the last other lab
         # then sees this one and leaves the limit raised.
         with machine_lock("sysctl"):
-            old = prereq.raise_inotify_limit(INOTIFY_RECORD)
+            old = prereq.raise_inotify_limit()
         if old is not None:
             sysctl_note = (f"fs.inotify.max_user_instances {old} -> {prereq.INOTIFY_INSTANCES} "
                            "(the last 'lab down' restores it)")
@@ -313,7 +313,7 @@ def _down(lab_id: str) -> dict:
     shutil.rmtree(st.dir, ignore_errors=True)
     with machine_lock("sysctl"):
         if not all_states():
-            counts["inotify_restored"] = prereq.restore_inotify_limit(INOTIFY_RECORD)
+            counts["inotify_restored"] = prereq.restore_inotify_limit()
     counts["seconds"] = round(time.monotonic() - t0, 2)
     return counts
 

@@ -8,7 +8,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+from hubkit.atomic import write_atomic
 from hubkit.errors import PrerequisiteError
+from hubkit.lab.state import LOCKS
 
 # tool -> Debian package that provides it (a fresh machine has none of them).
 TOOLS = {
@@ -70,9 +72,11 @@ def install_host_packages(tools=tuple(TOOLS)) -> list[str]:
 # the second lab: guests then hang at boot ("Failed to create inotify object").
 INOTIFY_INSTANCES = 4096
 INOTIFY_SYSCTL = "/proc/sys/fs/inotify/max_user_instances"
+# Where `lab up` keeps the machine's own limit until the last lab is down.
+INOTIFY_RECORD = LOCKS / "inotify-max-user-instances.orig"
 
 
-def raise_inotify_limit(record: Path, path: str = INOTIFY_SYSCTL) -> int | None:
+def raise_inotify_limit(record: Path = INOTIFY_RECORD, path: str = INOTIFY_SYSCTL) -> int | None:
     """Raise the per-user inotify instance limit if below INOTIFY_INSTANCES; returns the old value.
 
     The old value goes to ``record`` first (unless a record exists: the first
@@ -86,12 +90,12 @@ def raise_inotify_limit(record: Path, path: str = INOTIFY_SYSCTL) -> int | None:
     if cur >= INOTIFY_INSTANCES:
         return None
     if not record.exists():
-        _write_atomic(record, f"{cur}\n")
+        write_atomic(record, f"{cur}\n")
     Path(path).write_text(str(INOTIFY_INSTANCES))
     return cur
 
 
-def restore_inotify_limit(record: Path, path: str = INOTIFY_SYSCTL) -> tuple[int, bool] | None:
+def restore_inotify_limit(record: Path = INOTIFY_RECORD, path: str = INOTIFY_SYSCTL) -> tuple[int, bool] | None:
     """Put back the value ``record`` holds; (old value, restored?) or None without a record.
 
     Only a limit still at INOTIFY_INSTANCES is restored: a value someone set
@@ -110,9 +114,3 @@ def restore_inotify_limit(record: Path, path: str = INOTIFY_SYSCTL) -> tuple[int
     record.unlink(missing_ok=True)
     return old, restored
 
-
-def _write_atomic(target: Path, text: str) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.tmp{os.getpid()}")
-    tmp.write_text(text)
-    os.replace(tmp, target)

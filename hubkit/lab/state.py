@@ -94,15 +94,15 @@ def all_states() -> list[dict]:
     return out
 
 
-# Where `lab up` keeps the machine's own inotify limit until the last lab is down.
-INOTIFY_RECORD = LOCKS / "inotify-max-user-instances.orig"
+def _open_lock(name: str) -> int:
+    LOCKS.mkdir(parents=True, exist_ok=True)
+    return os.open(LOCKS / f"{name}.lock", os.O_RDWR | os.O_CREAT, 0o600)
 
 
 @contextmanager
 def machine_lock(name: str):
     """A short, blocking machine-wide lock (flock) around a change every lab shares."""
-    LOCKS.mkdir(parents=True, exist_ok=True)
-    fd = os.open(LOCKS / f"{name}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    fd = _open_lock(name)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         yield
@@ -117,8 +117,7 @@ def lab_lock(lab_id: str):
     The lock file lives outside the lab dir (``down`` removes that) and is never
     unlinked, so two runs can never lock two different inodes.
     """
-    LOCKS.mkdir(parents=True, exist_ok=True)
-    fd = os.open(LOCKS / f"lab-{lab_id}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    fd = _open_lock(f"lab-{lab_id}")
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
