@@ -17,34 +17,12 @@ from pathlib import Path
 
 from hubkit import __version__
 from hubkit.errors import FindingsError, HubkitError, UsageError
+from hubkit.digest import file_hash, tree_hash
 from hubkit.journal import digest
 from hubkit.paths import PLAYBOOKS, STACKS, TEMPLATES
 from hubkit.pipeline import RunContext, Step
 
 AUDIT_SRC = Path(__file__).resolve().parent / "audit"
-
-
-# ---------------------------------------------------------------- hashing helpers
-
-def file_hash(path: Path) -> str | None:
-    try:
-        return hashlib.sha256(Path(path).read_bytes()).hexdigest()
-    except FileNotFoundError:
-        return None
-
-
-def tree_hash(root: Path, skip=("__pycache__",)) -> str:
-    """sha256 over every file's relative path and content, in sorted order."""
-    h = hashlib.sha256()
-    root = Path(root)
-    if not root.exists():
-        return "absent"
-    for p in sorted(root.rglob("*")):
-        if p.is_file() and not any(s in p.relative_to(root).parts for s in skip) and not p.name.endswith(".pyc"):
-            h.update(str(p.relative_to(root)).encode() + b"\0")
-            h.update(p.read_bytes())
-            h.update(b"\0")
-    return h.hexdigest()
 
 
 def _fleet(ctx: RunContext):

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from hubkit.cli import exit_with, json_option, pass_ctx
+from hubkit.cli import complete_hub_ids, exit_with, json_option, pass_ctx
 from hubkit.errors import EXIT_FINDINGS
 
 _out_option = click.option("--out", type=click.Path(file_okay=False, path_type=Path),
@@ -29,36 +29,44 @@ def _progress(total: int):
 
 
 @click.command("render")
-@click.argument("ids", nargs=-1, metavar="[ID...]")
+@click.argument("ids", nargs=-1, metavar="[ID...]", shell_complete=complete_hub_ids)
 @click.option("--all", "all_hubs", is_flag=True, help="Render every hub of the fleet.")
 @_out_option
 @click.option("--check", is_flag=True, help="Write nothing; exit 1 and list files that differ from a fresh render.")
+@click.option("--force", is_flag=True,
+              help="Render every selected hub, also those whose tree is an intact render of unchanged inputs.")
 @json_option
 @pass_ctx
-def render_cmd(ctx, ids, all_hubs, out, check, as_json):
+def render_cmd(ctx, ids, all_hubs, out, check, force, as_json):
     """Render hubs into build/<id>/ (inventory, configs, switch, Pulumi, handbook, manifest).
+
+    A hub whose inputs (its merged description, public key, the templates and
+    hubkit itself) are unchanged since the render recorded in its manifest,
+    and whose files still match that manifest, is skipped.
 
     Example: hubkit render zeitz && hubkit render --all --check
     """
     from hubkit import render
     fleet = ctx.fleet()
     if check:
-        results = render.check_fleet(fleet, ids, all_hubs, out)
+        results = render.check_fleet(fleet, ids, all_hubs, out, force=force)
     else:
         n = len(fleet.hubs) if all_hubs else len(ids)
         bar, progress = _progress(n)
         if bar:
             with bar:
-                results = render.render_fleet(fleet, ids, all_hubs, out, progress=progress)
+                results = render.render_fleet(fleet, ids, all_hubs, out, progress=progress, force=force)
         else:
-            results = render.render_fleet(fleet, ids, all_hubs, out)
+            results = render.render_fleet(fleet, ids, all_hubs, out, force=force)
     differs = [r for r in results if r.differs]
     if as_json:
         click.echo(json.dumps({"hubs": [r.as_dict() for r in results], "check": check},
                               indent=2, sort_keys=True))
     else:
         for r in results:
-            if check:
+            if r.skipped:
+                state = "up to date (inputs unchanged, files match the manifest)"
+            elif check:
                 state = "differs" if r.differs else "up to date"
             else:
                 state = f"written ({len(r.changed) + len(r.new) + len(r.missing)} changed)" \
@@ -75,7 +83,7 @@ def render_cmd(ctx, ids, all_hubs, out, check, as_json):
 
 
 @click.command("diff")
-@click.argument("hub_id", metavar="ID")
+@click.argument("hub_id", metavar="ID", shell_complete=complete_hub_ids)
 @_out_option
 @json_option
 @pass_ctx

@@ -8,21 +8,25 @@ before anything is written.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import multiprocessing
 import os
 import re
 import time
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Callable
 
 from hubkit import __version__
+from hubkit.digest import file_hash, tree_hash
 from hubkit.errors import FindingsError, HubkitError, UsageError
 from hubkit.model import Hub
 from hubkit.paths import TEMPLATES
 from hubkit.render import tree
-from hubkit.render.context import build_context
+from hubkit.render.context import build_context, hub_input_hash
 from hubkit.render.env import RenderError, render_context, render_template
 from hubkit.render.inventory import add_inventory
 from hubkit.render.targets import expand
@@ -35,7 +39,7 @@ _MARKER = re.compile(r"\{\{|\{%|\{#")
 _ALLOWED = re.compile(r"\{\{ (vault_[a-z0-9_]+|hubkit_vpn_peer_public_key) \}\}")
 
 __all__ = ["HubResult", "RenderError", "render_files", "render_fleet", "check_fleet", "diff_hub",
-           "hub_context"]
+           "hub_context", "fingerprint"]
 
 
 @dataclass
@@ -48,6 +52,8 @@ class HubResult:
     missing: list[str] = field(default_factory=list)
     input_hash: str = ""
     written: bool = False
+    # The tree on disk was rendered from exactly these inputs and is intact: not rendered again.
+    skipped: bool = False
 
     @property
     def differs(self) -> bool:
@@ -56,15 +62,49 @@ class HubResult:
     def as_dict(self) -> dict:
         return {"hub": self.hub, "path": self.path, "files": self.files, "changed": self.changed,
                 "new": self.new, "missing": self.missing, "hash": self.input_hash,
-                "written": self.written}
+                "written": self.written, "skipped": self.skipped}
 
 
-def hub_context(hub: Hub, fleet_root: Path | None) -> dict:
+_CODE = Path(__file__).resolve().parent
+
+
+@lru_cache(maxsize=8)
+def fingerprint(template_dir: Path = TEMPLATES) -> str:
+    """What feeds every hub's tree besides the hub itself: hubkit's version, the
+    templates and the code that turns a model into files.  Any change to one of
+    them changes every hub's input hash, so no stale tree is ever skipped."""
+    parts = {"hubkit": __version__, "templates": tree_hash(Path(template_dir)),
+             "render_code": tree_hash(_CODE, suffixes=(".py",)),
+             "topology": file_hash(_CODE.parent / "topology.py")}
+    return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
+
+
+def _public_key(fleet_root: Path | None, hub_id: str) -> str | None:
     from hubkit.secrets import read_public_key
-    pub = read_public_key(fleet_root, hub.id) if fleet_root is not None else None
-    ctx = build_context(hub, pub)
+    return read_public_key(fleet_root, hub_id) if fleet_root is not None else None
+
+
+def hub_context(hub: Hub, fleet_root: Path | None, template_dir: Path = TEMPLATES) -> dict:
+    ctx = build_context(hub, _public_key(fleet_root, hub.id), fingerprint(Path(template_dir)))
     add_inventory(ctx)
     return ctx
+
+
+def _up_to_date(rec, fleet_root: Path, root: Path, template_dir: Path) -> HubResult | None:
+    """The hub's result when ``root/<id>`` is an intact render of exactly its current inputs.
+
+    The manifest records the input hash of the render that wrote it; the
+    files are checked against the manifest's sha256, so a hand edit inside
+    build/ is never mistaken for an up-to-date tree.
+    """
+    target = root / rec.id
+    manifest = tree.read_manifest(target)
+    if manifest is None:
+        return None
+    h = hub_input_hash(rec.model, _public_key(fleet_root, rec.id), fingerprint(Path(template_dir)))
+    if manifest.get("input_hash") != h or not tree.intact(target, manifest.get("files") or {}):
+        return None
+    return HubResult(rec.id, str(target), len(manifest["files"]) + 1, input_hash=h, skipped=True)
 
 
 def _guard(path: str, text: str, hub_id: str) -> None:
@@ -152,13 +192,31 @@ def _workers(n_hubs: int) -> int:
     return min(os.cpu_count() or 1, 8)
 
 
+def _split(recs, fleet_root: Path, root: Path, template_dir: Path, force: bool, progress):
+    """(results of hubs whose trees are up to date, hubs to render or compare)."""
+    done: dict[str, HubResult] = {}
+    todo = []
+    for rec in recs:
+        res = None if force else _up_to_date(rec, fleet_root, root, template_dir)
+        if res is None:
+            todo.append(rec)
+            continue
+        done[rec.id] = res
+        if progress:
+            progress(rec.id)
+    return done, todo
+
+
 def render_fleet(fleet, ids=(), all_hubs: bool = False, out: Path | None = None,
-                 template_dir: Path = TEMPLATES, progress: Progress | None = None) -> list[HubResult]:
+                 template_dir: Path = TEMPLATES, progress: Progress | None = None,
+                 force: bool = False) -> list[HubResult]:
     """Validate the selected hubs, then render each into ``<out>/<id>/`` (atomic per hub).
 
-    A tree identical to the fresh render is left untouched (a second run
-    changes nothing).  Large selections render in forked worker processes,
-    one hub per task; each hub's tree is still swapped in atomically.
+    A hub whose tree was rendered from the same inputs and is intact is
+    skipped without rendering (``force`` renders every hub).  A rendered tree
+    identical to the one on disk is left untouched.  Large selections render
+    in forked worker processes, one hub per task; each hub's tree is still
+    swapped in atomically.
     """
     global _JOB
     t0 = time.perf_counter()
@@ -167,42 +225,51 @@ def render_fleet(fleet, ids=(), all_hubs: bool = False, out: Path | None = None,
     log.info("validated %d hub(s) in %.3f s", len(recs), t1 - t0)
     root = _out_root(fleet, out)
     tree.recover_root(root, [r.id for r in recs])
-    results: list[HubResult] = []
-    n = _workers(len(recs))
+    results, todo = _split(recs, fleet.root, root, template_dir, force, progress)
+    t2 = time.perf_counter()
+    log.info("%d hub(s) up to date (input hash and files checked) in %.3f s", len(results), t2 - t1)
+    n = _workers(len(todo))
     if n == 1:
-        for rec in recs:
+        for rec in todo:
             if progress:
                 progress(rec.id)
-            results.append(_render_one(rec, fleet.root, root, template_dir))
+            results[rec.id] = _render_one(rec, fleet.root, root, template_dir)
     else:
         root.mkdir(parents=True, exist_ok=True)
-        _JOB = ({r.id: r for r in recs}, fleet.root, root, template_dir)
+        _JOB = ({r.id: r for r in todo}, fleet.root, root, template_dir)
         try:
             with multiprocessing.get_context("fork").Pool(n) as pool:
-                for rec, item in zip(recs, pool.imap(_work, [r.id for r in recs], chunksize=8)):
+                for rec, item in zip(todo, pool.imap(_work, [r.id for r in todo], chunksize=8)):
                     if item[0] == "error":
                         raise RenderError(item[2], item[3])
                     if progress:
                         progress(rec.id)
-                    results.append(item[1])
+                    results[rec.id] = item[1]
         finally:
             _JOB = None
-    log.info("rendered %d hub(s) in %.3f s with %d process(es)", len(recs),
-             time.perf_counter() - t1, n)
-    return results
+    log.info("rendered %d hub(s) in %.3f s with %d process(es)", len(todo),
+             time.perf_counter() - t2, n)
+    return [results[r.id] for r in recs]
 
 
 def check_fleet(fleet, ids=(), all_hubs: bool = False, out: Path | None = None,
-                template_dir: Path = TEMPLATES) -> list[HubResult]:
-    """Compare fresh renders with the trees on disk; writes nothing."""
+                template_dir: Path = TEMPLATES, force: bool = False) -> list[HubResult]:
+    """Compare fresh renders with the trees on disk; writes nothing.
+
+    Hubs whose trees are intact renders of their current inputs are not
+    rendered again (``force`` compares every hub with a fresh render).
+    """
     recs = _validated(fleet, ids, all_hubs)
     root = _out_root(fleet, out)
-    return [_compare_one(rec, fleet.root, root, template_dir)[0] for rec in recs]
+    results, todo = _split(recs, fleet.root, root, template_dir, force, None)
+    for rec in todo:
+        results[rec.id] = _compare_one(rec, fleet.root, root, template_dir)[0]
+    return [results[r.id] for r in recs]
 
 
 def _compare_one(rec, fleet_root: Path, root: Path, template_dir: Path):
     """A fresh render of one hub against ``root/<id>``: (result, fresh files, files on disk)."""
-    ctx = hub_context(rec.model, fleet_root)
+    ctx = hub_context(rec.model, fleet_root, template_dir)
     files = render_files(ctx, template_dir)
     target = root / rec.id
     disk = tree.read_tree(target)

@@ -21,11 +21,21 @@ PH_WG_PUBLIC = "{{ vault_wg_public_key }}"
 PH_PEER_PUBLIC = "{{ hubkit_vpn_peer_public_key }}"
 
 
-def input_hash(hub_json: dict, hub_public_key: str | None) -> str:
-    """sha256 of the merged, validated hub input (and the hub's public key, also an input)."""
-    blob = json.dumps({"hub": hub_json, "hub_public_key": hub_public_key},
+def input_hash(hub_json: dict, hub_public_key: str | None, fingerprint: str) -> str:
+    """sha256 of everything one hub's tree depends on.
+
+    The merged, validated hub input, the hub's public key (also an input) and
+    the render fingerprint (hubkit's version, templates, render code): equal
+    hashes mean byte-identical trees, so ``render`` may skip the hub.
+    """
+    blob = json.dumps({"hub": hub_json, "hub_public_key": hub_public_key, "render": fingerprint},
                       sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def hub_input_hash(hub: Hub, hub_public_key: str | None, fingerprint: str) -> str:
+    """``input_hash`` straight from the model, without building the context."""
+    return input_hash(hub.model_dump(mode="json"), hub_public_key, fingerprint)
 
 
 def _cidr(iface) -> str:
@@ -40,7 +50,7 @@ def _ios_port(n: int) -> str:
     return f"GigabitEthernet1/0/{n}"
 
 
-def build_context(hub: Hub, hub_public_key: str | None = None) -> dict:
+def build_context(hub: Hub, hub_public_key: str | None = None, fingerprint: str = "") -> dict:
     topo = topology.build(hub)
     hub_json = hub.model_dump(mode="json")
     c = hub.services.central
@@ -138,7 +148,7 @@ def build_context(hub: Hub, hub_public_key: str | None = None) -> dict:
             "syslog": str(c.syslog) if c.syslog else None, "dns_suffix": c.dns_suffix,
         },
         "hub_json": hub_json,
-        "input_hash": input_hash(hub_json, hub_public_key),
+        "input_hash": input_hash(hub_json, hub_public_key, fingerprint),
     }
     ctx["linux_bridge"] = _linux_bridge(ctx)
     ctx["svg"] = _svg_layout(ctx)

@@ -160,6 +160,48 @@ def compare(fresh: dict[str, bytes], disk: dict[str, bytes]) -> dict[str, list[s
     }
 
 
+def read_manifest(root: Path) -> dict | None:
+    """The manifest of the tree at ``root``; None when absent or unreadable."""
+    try:
+        doc = json.loads((Path(root) / MANIFEST).read_bytes())
+    except (OSError, ValueError):
+        return None
+    return doc if isinstance(doc, dict) and isinstance(doc.get("files"), dict) else None
+
+
+def intact(root: Path, listed: dict[str, str]) -> bool:
+    """True when the files under ``root`` are exactly ``listed`` (plus the
+    manifest), each with its listed sha256.
+
+    Raw fds relative to the tree: a re-check of 1,000 hubs reads ~60k files.
+    """
+    try:
+        on_disk = 0
+        for _dirpath, _dirs, names in os.walk(root):
+            on_disk += len(names)
+        if on_disk != len(listed) + 1:
+            return False
+        dfd = os.open(root, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            for rel, want in listed.items():
+                if rel.startswith("/") or ".." in rel.split("/"):
+                    return False  # a manifest never names a path outside its tree
+                fd = os.open(rel, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0), dir_fd=dfd)
+                try:
+                    h = hashlib.sha256()
+                    while chunk := os.read(fd, 1 << 16):
+                        h.update(chunk)
+                finally:
+                    os.close(fd)
+                if h.hexdigest() != want:
+                    return False
+        finally:
+            os.close(dfd)
+    except OSError:
+        return False
+    return True
+
+
 def verify_manifest(root: Path) -> list[str]:
     """Problems of a tree against its own manifest (empty list: complete and intact)."""
     files = read_tree(root)
