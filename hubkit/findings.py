@@ -1,4 +1,4 @@
-"""Findings in the formats CI systems read: text, JSON, JUnit XML, SARIF 2.1.0."""
+"""Findings in the formats CI systems read: text, JSON, JUnit XML, SARIF 2.1.0, GitLab Code Quality."""
 
 from __future__ import annotations
 
@@ -86,3 +86,22 @@ def to_sarif(findings: list[Finding], rules: list[tuple[str, str, str]]) -> str:
         }],
     }
     return json.dumps(doc, indent=2, sort_keys=True) + "\n"
+
+
+def to_codequality(findings: list[Finding]) -> str:
+    """GitLab Code Quality report: findings shown inline in a merge request's diff."""
+    import hashlib
+    out = []
+    for f in dict.fromkeys(findings):
+        path = f.origin.file if f.origin else "fleet.yaml"
+        line = f.origin.line if f.origin else 1
+        text = f.message + (f" (hint: {f.hint})" if f.hint else "")
+        key = f"{f.code}\0{path}\0{line}\0{f.origin.col if f.origin else 0}\0{f.message}"
+        out.append({
+            "check_name": f.code,
+            "description": f"{f.code}: {text}",
+            "fingerprint": hashlib.sha256(key.encode()).hexdigest(),
+            "severity": "major" if f.severity == "error" else "minor",
+            "location": {"path": path, "lines": {"begin": line}},
+        })
+    return json.dumps(out, indent=2, sort_keys=True) + "\n"

@@ -13,12 +13,28 @@ from hubkit import ipam
 from hubkit.errors import HubkitError, UsageError
 from hubkit.fleet.repo import HUBS_DIR, REGIONS_DIR, Fleet
 from hubkit.fleet.yamlload import load_file
-from hubkit.paths import EXAMPLE_FLEET
+from hubkit.paths import EXAMPLE_FLEET, FLEET_CI
 from hubkit.rules import HUB_ID
 
 
+# The fleet repository's CI pipelines, rendered with this hubkit's version.
+CI_FILES = {".gitlab-ci.yml": "gitlab-ci.yml.j2", ".github/workflows/hubkit.yml": "github-workflow.yml.j2"}
+
+
+def _write_ci_files(root: Path) -> None:
+    import jinja2
+
+    from hubkit import __version__
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(FLEET_CI)), undefined=jinja2.StrictUndefined,
+                             keep_trailing_newline=True, autoescape=False)
+    for rel, template in CI_FILES.items():
+        target = root / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(env.get_template(template).render(version=__version__), encoding="utf-8")
+
+
 def init_fleet(path: Path) -> list[str]:
-    """Copy the example fleet into ``path``, which must be empty or absent."""
+    """Copy the example fleet and its CI pipelines into ``path``, which must be empty or absent."""
     path = Path(path)
     if path.exists() and (not path.is_dir() or any(path.iterdir())):
         raise UsageError(f"{path} exists and is not empty", "choose a new or empty directory")
@@ -27,6 +43,7 @@ def init_fleet(path: Path) -> list[str]:
     tmp = Path(tempfile.mkdtemp(prefix=".hubkit-init-", dir=path.parent))
     try:
         shutil.copytree(EXAMPLE_FLEET, tmp, dirs_exist_ok=True)
+        _write_ci_files(tmp)
         if path.exists():
             path.rmdir()
         os.rename(tmp, path)

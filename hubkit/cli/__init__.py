@@ -21,7 +21,7 @@ from pathlib import Path
 import click
 
 from hubkit import __version__
-from hubkit.errors import EXIT_USAGE, HubkitError
+from hubkit.errors import EXIT_USAGE, HubkitError, UsageError
 
 
 @dataclass
@@ -58,6 +58,36 @@ def exit_with(code: int) -> None:
 
 def json_option(f):
     return click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")(f)
+
+
+def complete_hub_ids(ctx, param, incomplete: str):
+    """Shell completion of hub IDs: the hubs/*.yaml of the fleet given by --fleet,
+    $HUBKIT_FLEET or the current directory (file names only: nothing is parsed)."""
+    root = ctx.find_root().params.get("fleet_root") or Path(os.environ.get("HUBKIT_FLEET", "."))
+    try:
+        names = sorted(n[:-5] for n in os.listdir(Path(root) / "hubs")
+                       if n.endswith(".yaml") and not n.startswith("."))
+    except OSError:
+        return []
+    return [n for n in names if n.startswith(incomplete)]
+
+
+def changed_since_option(f):
+    return click.option(
+        "--changed-since", "changed_since", metavar="REF", default=None,
+        help="Only hubs whose inputs changed since git REF (fleet.yaml and region files count "
+             "for every hub they feed; uncommitted and untracked files count too).")(f)
+
+
+def select_hubs(fleet, ids, changed_since: str | None):
+    """Hub ids named on the command line, or changed since a git ref; None means all hubs."""
+    if changed_since is None:
+        return list(ids) or None
+    if ids:
+        raise UsageError("give hub IDs or --changed-since, not both",
+                         "e.g. `hubkit validate --changed-since origin/main`")
+    from hubkit.fleet.changes import changed_hubs
+    return changed_hubs(fleet, changed_since)
 
 
 @click.group(cls=HubkitGroup, context_settings={"help_option_names": ["-h", "--help"]})

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from hubkit.cli import exit_with, json_option, pass_ctx
+from hubkit.cli import complete_hub_ids, exit_with, json_option, pass_ctx
 from hubkit.errors import EXIT_FINDINGS, UsageError
 
 vault_option = click.option(
@@ -43,7 +43,7 @@ def _print_summary(summary: dict, as_json: bool) -> None:
 
 
 @click.command("plan")
-@click.argument("hub_id", metavar="ID")
+@click.argument("hub_id", metavar="ID", shell_complete=complete_hub_ids)
 @click.option("--offline", is_flag=True, help="Run under Pulumi's mocks: intent only, no engine, no state.")
 @vault_option
 @json_option
@@ -74,7 +74,7 @@ def plan_cmd(ctx, hub_id, offline, vault_password_file, as_json):
 
 
 @click.command("provision")
-@click.argument("hub_id", metavar="ID")
+@click.argument("hub_id", metavar="ID", shell_complete=complete_hub_ids)
 @vault_option
 @wait_option
 @json_option
@@ -91,7 +91,7 @@ def provision_cmd(ctx, hub_id, vault_password_file, wait, as_json):
 
 
 @click.command("destroy")
-@click.argument("hub_id", metavar="ID")
+@click.argument("hub_id", metavar="ID", shell_complete=complete_hub_ids)
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 @wait_option
 @json_option

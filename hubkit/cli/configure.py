@@ -7,7 +7,7 @@ import sys
 
 import click
 
-from hubkit.cli import exit_with, json_option, pass_ctx
+from hubkit.cli import complete_hub_ids, exit_with, json_option, pass_ctx
 from hubkit.errors import EXIT_FINDINGS
 
 
@@ -92,7 +92,7 @@ def _recap(result) -> None:
 
 
 @click.command("configure")
-@click.argument("hub_id", metavar="ID")
+@click.argument("hub_id", metavar="ID", shell_complete=complete_hub_ids)
 @click.option("--lab", is_flag=True, help="Converge the hub's running lab (hubkit lab up ID).")
 @click.option("--check", is_flag=True, help="Dry run: report what would change, change nothing.")
 @click.option("--diff", is_flag=True, help="Show file differences (secrets stay hidden).")

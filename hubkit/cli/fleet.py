@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from hubkit.cli import exit_with, json_option, pass_ctx
+from hubkit.cli import changed_since_option, complete_hub_ids, exit_with, json_option, pass_ctx, select_hubs
 from hubkit.errors import EXIT_FINDINGS
 
 
@@ -24,7 +24,7 @@ def init_cmd(path: Path):
 
 
 @click.command("new")
-@click.argument("hub_id", metavar="ID")
+@click.argument("hub_id", metavar="ID", shell_complete=complete_hub_ids)
 @click.option("--name", required=True, help="Display name, e.g. 'DigitalHub Zeitz'.")
 @click.option("--municipality", required=True)
 @click.option("--workplaces", required=True, type=click.IntRange(min=1))
@@ -47,12 +47,17 @@ def new_cmd(ctx, hub_id, name, municipality, workplaces, region):
 
 
 @click.command("validate")
-@click.argument("ids", nargs=-1, metavar="[ID...]")
-@click.option("--format", "fmt", type=click.Choice(["text", "json", "junit", "sarif"]),
-              default="text", show_default=True)
+@click.argument("ids", nargs=-1, metavar="[ID...]", shell_complete=complete_hub_ids)
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "junit", "sarif", "codequality"]),
+              default="text", show_default=True,
+              help="codequality: GitLab's Code Quality report; sarif: code scanning annotations.")
+@changed_since_option
 @pass_ctx
-def validate_cmd(ctx, ids, fmt):
+def validate_cmd(ctx, ids, fmt, changed_since):
     """Validate hubs (all of them without IDs): schema plus fleet-wide rules.
+
+    With --changed-since, only hubs whose inputs changed are validated; the
+    fleet-wide rules still compare them with every other hub.
 
     Example: hubkit validate zeitz --format sarif > hubkit.sarif
     """
@@ -60,16 +65,21 @@ def validate_cmd(ctx, ids, fmt):
     from hubkit.rules import RULES, validate
 
     fleet = ctx.fleet()
-    found = validate(fleet, ids)
-    hubs = [r.id for r in fleet.select(list(ids))]
+    selection = select_hubs(fleet, ids, changed_since)
+    found = validate(fleet, selection, exactly=selection is not None)
+    hubs = [r.id for r in fleet.select(selection)] if selection else [] if selection is not None \
+        else sorted(fleet.hubs)
     if fmt == "text":
         click.echo(fmts.to_text(found), nl=False)
         if not found:
-            click.echo(f"ok: {len(hubs)} hub(s) valid", err=True)
+            since = f" (changed since {changed_since})" if changed_since is not None else ""
+            click.echo(f"ok: {len(hubs)} hub(s) valid{since}", err=True)
     elif fmt == "json":
         click.echo(fmts.to_json(found, hubs), nl=False)
     elif fmt == "junit":
         click.echo(fmts.to_junit(found, hubs), nl=False)
+    elif fmt == "codequality":
+        click.echo(fmts.to_codequality(found), nl=False)
     else:
         from hubkit.fleet.codes import LOAD_CODES
         table = [(c, t, h) for c, (t, h) in sorted(LOAD_CODES.items())]
@@ -80,7 +90,7 @@ def validate_cmd(ctx, ids, fmt):
 
 
 @click.command("explain")
-@click.argument("hub_id", metavar="ID")
+@click.argument("hub_id", metavar="ID", shell_complete=complete_hub_ids)
 @click.argument("key", metavar="KEY.PATH")
 @json_option
 @pass_ctx
@@ -105,18 +115,26 @@ def explain_cmd(ctx, hub_id, key, as_json):
 
 @click.command("list")
 @json_option
+@click.option("-q", "--quiet", is_flag=True, help="Print only hub ids, one per line (for shell loops).")
+@changed_since_option
 @pass_ctx
-def list_cmd(ctx, as_json):
+def list_cmd(ctx, as_json, quiet, changed_since):
     """List hubs with id, name, municipality, prefix and workplaces.
 
-    Example: hubkit list --json
+    Example: for h in $(hubkit list -q --changed-since origin/main); do hubkit plan "$h" --offline; done
     """
-    from hubkit.rules import validate
     fleet = ctx.fleet()
+    selection = select_hubs(fleet, (), changed_since)
+    recs = fleet.select(selection) if selection else [] if selection is not None else fleet.select([])
+    if quiet:
+        for rec in recs:
+            click.echo(rec.id)
+        return
+    from hubkit.rules import validate
     # "valid" means what `hubkit validate ID` would say: schema and rules.
     invalid = {f.hub for f in validate(fleet)}
     rows = []
-    for rec in fleet.select([]):
+    for rec in recs:
         m = rec.model
         rows.append({
             "id": rec.id,

@@ -9,7 +9,7 @@ import sys
 
 import click
 
-from hubkit.cli import json_option, pass_ctx
+from hubkit.cli import complete_hub_ids, json_option, pass_ctx
 
 
 def is_ci() -> bool:
@@ -53,7 +53,7 @@ def lab_group():
 
 
 @lab_group.command("up")
-@click.argument("hub_id", metavar="ID")
+@click.argument("hub_id", metavar="ID", shell_complete=complete_hub_ids)
 @click.option("--rebuild", is_flag=True, help="Tear a running lab down and create it again.")
 @pass_ctx
 def up_cmd(ctx, hub_id, rebuild):
@@ -88,7 +88,7 @@ def up_cmd(ctx, hub_id, rebuild):
 
 
 @lab_group.command("down")
-@click.argument("hub_id", metavar="ID")
+@click.argument("hub_id", metavar="ID", shell_complete=complete_hub_ids)
 def down_cmd(hub_id):
     """Stop the lab of hub ID and remove everything its ledger lists.
 
@@ -107,7 +107,7 @@ def down_cmd(hub_id):
 
 
 @lab_group.command("status")
-@click.argument("hub_id", metavar="ID")
+@click.argument("hub_id", metavar="ID", shell_complete=complete_hub_ids)
 @json_option
 def status_cmd(hub_id, as_json):
     """Show the hosts of a lab, their addresses and state, and the artifact paths.
@@ -148,7 +148,7 @@ def list_cmd(as_json):
 
 
 @lab_group.command("exec", context_settings={"ignore_unknown_options": True})
-@click.argument("hub_id", metavar="ID")
+@click.argument("hub_id", metavar="ID", shell_complete=complete_hub_ids)
 @click.argument("host")
 @click.argument("cmd", nargs=-1, required=True, type=click.UNPROCESSED)
 def exec_cmd(hub_id, host, cmd):
@@ -164,7 +164,7 @@ def exec_cmd(hub_id, host, cmd):
 
 
 @lab_group.command("ssh")
-@click.argument("hub_id", metavar="ID")
+@click.argument("hub_id", metavar="ID", shell_complete=complete_hub_ids)
 @click.argument("host")
 def ssh_cmd(hub_id, host):
     """Open an interactive shell on HOST (the mgmt host gives a shell in its netns).

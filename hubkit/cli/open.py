@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from hubkit.cli import exit_with, json_option, pass_ctx
+from hubkit.cli import complete_hub_ids, exit_with, json_option, pass_ctx
 from hubkit.errors import EXIT_FINDINGS, UsageError
 
 SYMBOL = {"ok": "✓", "failed": "✗", "interrupted": "!", "skipped": "↷", "disabled": "-", "not_run": "-"}
@@ -66,7 +66,7 @@ def _print_audit(doc: dict, report: Path) -> int:
 
 
 @click.command("open")
-@click.argument("hub_id", metavar="ID")
+@click.argument("hub_id", metavar="ID", shell_complete=complete_hub_ids)
 @click.option("--lab", is_flag=True, help="Open the hub in its lab on this machine (needs root).")
 @click.option("--yes", is_flag=True, help="Confirm real changes (provisioning, configuring real hosts).")
 @click.option("--from", "from_step", metavar="STEP", default=None,
@@ -125,7 +125,7 @@ def open_cmd(ctx, hub_id, lab, yes, from_step, vault_password_file):
 
 
 @click.command("audit")
-@click.argument("hub_id", metavar="ID")
+@click.argument("hub_id", metavar="ID", shell_complete=complete_hub_ids)
 @click.option("--lab", is_flag=True,
               help="Require live evidence from the lab (verifies the running lab if results are stale).")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
@@ -152,7 +152,7 @@ def audit_cmd(ctx, hub_id, lab, out, as_json):
 
 
 @click.command("status")
-@click.argument("ids", nargs=-1, metavar="[ID...]")
+@click.argument("ids", nargs=-1, metavar="[ID...]", shell_complete=complete_hub_ids)
 @json_option
 @pass_ctx
 def status_cmd(ctx, ids, as_json):
@@ -188,7 +188,7 @@ def status_cmd(ctx, ids, as_json):
 
 
 @click.command("decommission")
-@click.argument("hub_id", metavar="ID")
+@click.argument("hub_id", metavar="ID", shell_complete=complete_hub_ids)
 @click.option("--lab", is_flag=True, help="The hub was only opened in the lab: no cloud stack to destroy.")
 @click.option("--yes", is_flag=True, help="Do it without asking (required when not interactive).")
 @json_option

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from hubkit.cli import json_option, pass_ctx
+from hubkit.cli import complete_hub_ids, json_option, pass_ctx
 
 
 @click.group("secrets")
@@ -19,7 +19,7 @@ def secrets_group():
 
 
 @secrets_group.command("init")
-@click.argument("hub_id", metavar="ID")
+@click.argument("hub_id", metavar="ID", shell_complete=complete_hub_ids)
 @click.option("--rotate", "rotate", multiple=True, metavar="KEY",
               help="Replace one secret: 'wg' or 'staff:<username>' (repeatable).")
 @click.option("--vault-password-file", type=click.Path(path_type=Path, dir_okay=False),

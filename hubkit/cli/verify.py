@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from hubkit.cli import exit_with, json_option, pass_ctx
+from hubkit.cli import complete_hub_ids, exit_with, json_option, pass_ctx
 from hubkit.errors import EXIT_FINDINGS
 
 
@@ -32,7 +32,7 @@ def _progress():
 
 
 @click.command("verify")
-@click.argument("hub_id", metavar="ID")
+@click.argument("hub_id", metavar="ID", shell_complete=complete_hub_ids)
 @click.option("--lab", is_flag=True, help="Verify the hub's lab (run from its mgmt netns; needs root).")
 @click.option("--junit", "junit", type=click.Path(dir_okay=False, path_type=Path),
               help="Also write the results as JUnit XML to FILE.")

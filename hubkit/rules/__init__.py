@@ -281,18 +281,19 @@ def uplink_static(recs):
                            f"gateway {up.gateway} is not in the uplink network {up.address.network}")
 
 
-def validate(fleet: Fleet, ids: Iterable[str] | None = None) -> list[Finding]:
-    """Schema and rule findings for the selected hubs (all hubs when ``ids`` is empty).
+def validate(fleet: Fleet, ids: Iterable[str] | None = None, *, exactly: bool = False) -> list[Finding]:
+    """Schema and rule findings for the selected hubs (all hubs when ``ids`` is empty,
+    unless ``exactly``: then an empty selection reports only fleet-level findings).
 
     Fleet-wide rules always look at every valid hub, but only findings that
     belong to a selected hub are reported.
     """
     with _gc_paused():
-        return _validate(fleet, ids)
+        return _validate(fleet, list(ids or []), exactly)
 
 
-def _validate(fleet: Fleet, ids: Iterable[str] | None) -> list[Finding]:
-    selected = {r.id for r in fleet.select(list(ids or []))}
+def _validate(fleet: Fleet, ids: list[str], exactly: bool) -> list[Finding]:
+    selected = set() if exactly and not ids else {r.id for r in fleet.select(ids)}
     findings = list(fleet.findings)
     valid = []
     for rec in fleet.hubs.values():
