@@ -91,6 +91,8 @@ class RunResult:
     lab: bool = False
     limit: tuple[str, ...] = ()
     log_path: Path | None = None
+    # Hosts this run bootstrapped first (never contacted before).
+    bootstrapped: list[str] = field(default_factory=list)
 
     @property
     def failed_hosts(self) -> list[str]:
@@ -118,6 +120,7 @@ class RunResult:
             "rc": self.rc,
             "failed_hosts": self.failed_hosts,
             "failures": self.failures,
+            "bootstrapped": self.bootstrapped,
             "duration_s": round(self.duration_s, 2),
         }
 
@@ -185,12 +188,20 @@ STOCK_SSH_ARGS = ("-o ControlMaster=auto -o ControlPersist=120s -o PreferredAuth
 def build_run(fleet_root: Path, hub_id: str, *, lab: LabTarget | None = None, check: bool = False,
               diff: bool = False, limit: tuple[str, ...] = (), verbosity: int = 0,
               extra_vars: dict | None = None, playbook: Path = SITE,
-              config: Path | None = CONFIG, env: dict[str, str] | None = None) -> AnsibleRun:
-    """Describe the ansible-playbook run for ``hub_id`` (checks prerequisites, runs nothing)."""
+              config: Path | None = CONFIG, env: dict[str, str] | None = None,
+              access=None, strategy: str | None = None, var_files: tuple[Path, ...] = (),
+              with_vault: bool = True) -> AnsibleRun:
+    """Describe the ansible-playbook run for ``hub_id`` (checks prerequisites, runs nothing).
+
+    ``access`` (hubkit.access.Access) adds the operator's own user, key and
+    jump host; ``strategy`` overrides ansible.cfg's; ``var_files`` are passed
+    as ``-e @FILE`` after the secrets (bootstrap's installer password).
+    """
     base_env = dict(os.environ if env is None else env)
-    vault_password(base_env)
+    if with_vault:
+        vault_password(base_env)
     rdir = render_dir(fleet_root, hub_id)
-    secrets = vault_file(fleet_root, hub_id)
+    secrets = vault_file(fleet_root, hub_id) if with_vault else None
     exe = ansible_playbook()
     if lab is not None and os.geteuid() != 0:
         raise PrerequisiteError("configure --lab runs Ansible inside the lab's network namespace",
@@ -202,9 +213,13 @@ def build_run(fleet_root: Path, hub_id: str, *, lab: LabTarget | None = None, ch
     cmd = [exe, "-i", str(rdir / "inventory")]
     if lab is not None:
         cmd += ["-i", str(lab.inventory)]
-    cmd += ["--vault-password-file", str(VAULT_SCRIPT), "-e", f"@{secrets}"]
-    evars = {"hubkit_render_dir": str(rdir), "hubkit_hub_id": hub_id, **(extra_vars or {})}
+    if secrets is not None:
+        cmd += ["--vault-password-file", str(VAULT_SCRIPT), "-e", f"@{secrets}"]
+    evars = {"hubkit_render_dir": str(rdir), "hubkit_hub_id": hub_id,
+             **(access.ansible_extra_vars() if access is not None else {}), **(extra_vars or {})}
     cmd += ["-e", json.dumps(evars, sort_keys=True)]
+    for f in var_files:
+        cmd += ["-e", f"@{f}"]
     if check:
         cmd.append("--check")
     if diff:
@@ -229,8 +244,9 @@ def build_run(fleet_root: Path, hub_id: str, *, lab: LabTarget | None = None, ch
     run_env["ANSIBLE_LOCAL_TEMP"] = str(Path(tempfile.gettempdir()) / "hubkit-ansible-tmp")
     # Escape hatch from Mitogen (ansible.cfg's default) to a stock strategy,
     # which needs SSH masters to be fast.
-    if base_env.get("HUBKIT_ANSIBLE_STRATEGY"):
-        run_env["ANSIBLE_STRATEGY"] = base_env["HUBKIT_ANSIBLE_STRATEGY"]
+    chosen = strategy or base_env.get("HUBKIT_ANSIBLE_STRATEGY")
+    if chosen:
+        run_env["ANSIBLE_STRATEGY"] = chosen
         run_env["ANSIBLE_SSH_ARGS"] = STOCK_SSH_ARGS
     if config is not None:
         run_env["ANSIBLE_CONFIG"] = str(config)
@@ -365,21 +381,81 @@ def save_record(fleet_root: Path, result: RunResult) -> Path:
     return target
 
 
+def hub_access(fleet_root: Path, hub_id: str, *, lab: bool, user=None, private_key=None, jump=None):
+    """(hub model, lab info or None, Access) for a run against the site or the lab."""
+    from hubkit.access import lab_access, site_access
+    from hubkit.errors import FindingsError
+    from hubkit.fleet.repo import load_fleet
+    rec = load_fleet(fleet_root).hub(hub_id)
+    if rec.model is None:
+        raise FindingsError(rec.findings)
+    if lab:
+        from hubkit.lab import load
+        info = load(hub_id)
+        if info is None:
+            raise PrerequisiteError(f"no lab running for hub {hub_id!r}", f"run 'hubkit lab up {hub_id}' first")
+        return rec.model, info, lab_access(info, rec.model, user=user, private_key=private_key, jump=jump)
+    return rec.model, None, site_access(fleet_root, rec.model, user=user, private_key=private_key, jump=jump)
+
+
+def _first_contact(fleet_root: Path, hub_id: str, hub, info, access, *, lab: bool, check: bool,
+                   credential, user, private_key, jump, verbosity: int, wait: float) -> list[str]:
+    """Bootstrap the hosts that never were (configure's first step); their names."""
+    from hubkit import bootstrap as bs
+    todo = bs.pending(access, hub, info)
+    if not todo:
+        return []
+    if check:
+        raise PrerequisiteError(f"{', '.join(todo)} of hub {hub_id} are not bootstrapped; a check run "
+                                "changes nothing, so it cannot take them over",
+                                f"run `hubkit bootstrap {hub_id}{' --lab' if lab else ''}` first")
+    if credential is None and not (info is not None and info.factory):
+        raise PrerequisiteError(
+            f"{', '.join(todo)} of hub {hub_id} are not bootstrapped (no host key recorded in "
+            f"{access.known_hosts})",
+            f"run `hubkit bootstrap {hub_id} --installer-key FILE` (or --installer-password), "
+            "or pass the same option to configure")
+    res = bs.bootstrap(fleet_root, hub_id, lab=lab, credential=credential, user=user, private_key=private_key,
+                       jump=jump, limit=tuple(todo), verbosity=verbosity, wait=wait)
+    if not res.ok:
+        bad = [f"{h.name}: {h.status} {h.message}".strip() for h in res.hosts if h.status not in
+               ("already", "bootstrapped", "vendor")]
+        raise HubkitError("bootstrap failed: " + "; ".join(bad), f"see {res.log_path}")
+    return [h.name for h in res.hosts if h.status == "bootstrapped"]
+
+
+HOST_KEY_CHANGED = ("REMOTE HOST IDENTIFICATION HAS CHANGED", "Host key verification failed")
+
+
 def configure(fleet_root: Path, hub_id: str, *, lab: bool = False, check: bool = False,
               diff: bool = False, limit: tuple[str, ...] = (), verbosity: int = 0,
               wait: float = 0.0, listener: Listener | None = None,
-              extra_vars: dict | None = None) -> RunResult:
-    """Converge hub ``hub_id`` (its lab with ``lab=True``) under the hub lock."""
+              extra_vars: dict | None = None, user: str | None = None, private_key: Path | None = None,
+              jump: str | None = None, credential=None) -> RunResult:
+    """Converge hub ``hub_id`` (its lab with ``lab=True``) under the hub lock.
+
+    Hosts never bootstrapped are bootstrapped first (with ``credential``, or
+    a factory lab's installer key); without a credential that is exit 3.
+    """
     from hubkit.lock import hub_lock
 
+    hub, info, access = hub_access(fleet_root, hub_id, lab=lab, user=user, private_key=private_key, jump=jump)
     target = lab_target(hub_id) if lab else None
     run = build_run(fleet_root, hub_id, lab=target, check=check, diff=diff, limit=limit,
-                    verbosity=verbosity, extra_vars=extra_vars)
+                    verbosity=verbosity, extra_vars=extra_vars, access=access)
+    first = _first_contact(fleet_root, hub_id, hub, info, access, lab=lab, check=check, credential=credential,
+                           user=user, private_key=private_key, jump=jump, verbosity=verbosity, wait=wait)
     with hub_lock(fleet_root, hub_id, command="configure", wait=wait):
         d = runs_dir(fleet_root, hub_id)
         d.mkdir(parents=True, exist_ok=True)
         log_path = d / "configure.log"
         result = execute(run, log_path=log_path, listener=listener, check=check, lab=lab, limit=limit)
+        result.bootstrapped = first
+        for f in result.failures:
+            if any(m in f.get("msg", "") for m in HOST_KEY_CHANGED):
+                f["msg"] = (f"the host key differs from the one recorded in {access.known_hosts}; refused. "
+                            "If the host was replaced on purpose, delete its lines there and run "
+                            "`hubkit bootstrap` again")
         if not check:
             save_record(fleet_root, result)
     return result

@@ -54,6 +54,9 @@ class Concentrator(Strict):
     address: ipaddress.IPv4Address
     public_key: str = ""
     hostname: str = "dc-core"
+    # Where Ansible reaches the concentrator (its data-centre management
+    # address); default: its tunnel address.  Never the hub's uplink gateway.
+    management_address: ipaddress.IPv4Address | None = None
 
 
 class Vpn(Strict):
@@ -139,8 +142,23 @@ class Network(Strict):
         return _network(v)
 
 
-class Admin(Strict):
-    username: str = "hubadmin"
+class AdminAccount(Strict):
+    """An operator's personal admin account on every host of the hubs they administer."""
+
+    username: str
+    full_name: str = ""
+    # OpenSSH public keys ("ssh-ed25519 AAAA... comment"); checked by rule HK122.
+    ssh_keys: list[str] = Field(min_length=1)
+    # Hubs this admin administers; empty: every hub the declaring layer feeds.
+    hubs: list[str] = Field(default_factory=list)
+
+
+class Access(Strict):
+    """How hubkit reaches the hosts."""
+
+    # The admin Ansible connects as; default: the hub's first admin.  An
+    # operator overrides it per run (`--user`, $HUBKIT_SSH_USER).
+    user: str | None = None
 
 
 class Hub(Strict):
@@ -163,7 +181,19 @@ class Hub(Strict):
     staff: list[StaffMember] = Field(default_factory=list)
     services: Services
     events: list[Event] = Field(default_factory=list)
-    admin: Admin = Field(default_factory=Admin)
+    admins: list[AdminAccount] = Field(default_factory=list)
+    access: Access = Field(default_factory=Access)
+
+    def hub_admins(self) -> list[AdminAccount]:
+        """The admins of this hub: those without a ``hubs`` list, and those naming it."""
+        return [a for a in self.admins if not a.hubs or self.id in a.hubs]
+
+    def connect_user(self) -> str | None:
+        """The admin Ansible connects as by default (None when the hub has no admin)."""
+        if self.access.user:
+            return self.access.user
+        admins = self.hub_admins()
+        return admins[0].username if admins else None
 
 
 def _network(v):
@@ -182,4 +212,5 @@ KEYED_LISTS: dict[str, str] = {
     "staff": "username",
     "access_points": "hostname",
     "events": "name",
+    "admins": "username",
 }

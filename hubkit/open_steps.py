@@ -175,7 +175,7 @@ def _plan(ctx):
 
 def _lab_inputs(ctx):
     from hubkit.lab import image
-    return {"hub": _hub_json(ctx), "image": image.image_hash()}
+    return {"hub": _hub_json(ctx), "image": image.image_hash(), "factory": ctx.factory}
 
 
 def _lab_current(ctx):
@@ -189,11 +189,50 @@ def _lab(ctx):
     # A lab built from an older hub description must be rebuilt; a healthy lab
     # of the same description (e.g. brought up by hand) is reused.
     rebuild = ctx.data.get("reason", {}).get("lab") == "inputs changed" and State.load(ctx.hub_id) is not None
-    res = lab.up(rec, rebuild=rebuild)
+    res = lab.up(rec, rebuild=rebuild, factory=ctx.factory)
     st = lab.status(ctx.hub_id)
     return ("reused" if res.get("noop") else f"up in {res.get('seconds')} s") + \
-        f", {len(st['hosts'])} hosts, mode {st['mode']}" + \
+        f", {len(st['hosts'])} hosts, mode {st['mode']}" + (", factory state" if ctx.factory else "") + \
         (f"; machine-wide: {res['sysctl']}" if res.get("sysctl") else "")
+
+
+def _access(ctx):
+    from hubkit.configure import hub_access
+    return hub_access(ctx.fleet_root, ctx.hub_id, lab=ctx.lab, **ctx.access)
+
+
+def _pending(ctx) -> list[str]:
+    from hubkit.bootstrap import pending
+    hub, info, access = _access(ctx)
+    return pending(access, hub, info)
+
+
+def _bootstrap_inputs(ctx):
+    _hub, _info, access = _access(ctx)
+    return {"target": lab_identity(ctx.hub_id) if ctx.lab else "site",
+            "known_hosts": file_hash(access.known_hosts),
+            "admins": [a.model_dump(mode="json") for a in _hub.hub_admins()]}
+
+
+def _bootstrap_current(ctx):
+    return (not ctx.lab or _lab_healthy(ctx.hub_id)) and not _pending(ctx)
+
+
+def _bootstrap(ctx):
+    from hubkit.bootstrap import bootstrap
+    if not ctx.lab and not ctx.yes:
+        raise UsageError("bootstrapping the site's delivered hosts needs confirmation",
+                         f"re-run with --yes, or open in the lab: `hubkit open {ctx.hub_id} --lab`")
+    res = bootstrap(ctx.fleet_root, ctx.hub_id, lab=ctx.lab, credential=ctx.credential,
+                    verbosity=max(ctx.verbose - 1, 0), **ctx.access)
+    counts: dict[str, int] = {}
+    for h in res.hosts:
+        counts[h.status] = counts.get(h.status, 0) + 1
+    if not res.ok:
+        bad = ", ".join(f"{h.name} ({h.status})" for h in res.hosts
+                        if h.status not in ("already", "bootstrapped", "vendor"))
+        raise HubkitError(f"bootstrap failed on {bad}", f"see {res.log_path}")
+    return ", ".join(f"{n} {k}" for k, n in sorted(counts.items()))
 
 
 def _configure_inputs(ctx):
@@ -209,7 +248,8 @@ def _configure(ctx):
     if not ctx.lab and not ctx.yes:
         raise UsageError("configuring the site's real hosts needs confirmation",
                                 f"re-run with --yes, or open in the lab: `hubkit open {ctx.hub_id} --lab`")
-    res = configure.configure(ctx.fleet_root, ctx.hub_id, lab=ctx.lab, verbosity=max(ctx.verbose - 1, 0))
+    res = configure.configure(ctx.fleet_root, ctx.hub_id, lab=ctx.lab, verbosity=max(ctx.verbose - 1, 0),
+                              credential=ctx.credential, **ctx.access)
     if not res.succeeded:
         where = ", ".join(res.failed_hosts) or f"ansible-playbook exit {res.rc}"
         raise HubkitError(f"configure failed on {where}",
@@ -227,7 +267,7 @@ def _verify_inputs(ctx):
 
 def _verify(ctx):
     from hubkit import verify
-    target = verify.resolve(ctx.fleet_root, ctx.hub_id, lab=ctx.lab)
+    target = verify.resolve(ctx.fleet_root, ctx.hub_id, lab=ctx.lab, **ctx.access)
     result = verify.run(target)
     verify.save_last(ctx.fleet_root, result)
     s = result.summary
@@ -275,6 +315,7 @@ STEPS: tuple[Step, ...] = (
     Step("render", _render, _render_inputs, current=_render_current),
     Step("plan", _plan, _plan_inputs),
     Step("lab", _lab, _lab_inputs, current=_lab_current, disabled=_no_lab),
+    Step("bootstrap", _bootstrap, _bootstrap_inputs, current=_bootstrap_current),
     Step("configure", _configure, _configure_inputs,
          current=lambda ctx: not ctx.lab or _lab_healthy(ctx.hub_id)),
     Step("verify", _verify, _verify_inputs,

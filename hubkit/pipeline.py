@@ -1,4 +1,4 @@
-"""`hubkit open`: the chain validate → secrets → render → plan → lab → configure → verify → audit.
+"""`hubkit open`: the chain validate → secrets → render → plan → lab → bootstrap → configure → verify → audit.
 
 The engine here knows nothing about the steps: a step is a name plus plain
 callables (``run``, ``inputs`` and optionally ``current``).  Before a step
@@ -23,7 +23,7 @@ from pathlib import Path
 from hubkit.errors import HubkitError, UsageError
 from hubkit.journal import FAILED, INTERRUPTED, OK, SKIPPED, Journal, digest, journal_path
 
-STEP_NAMES = ("validate", "secrets", "render", "plan", "lab", "configure", "verify", "audit")
+STEP_NAMES = ("validate", "secrets", "render", "plan", "lab", "bootstrap", "configure", "verify", "audit")
 
 
 @dataclass
@@ -36,6 +36,12 @@ class RunContext:
     yes: bool = False
     verbose: int = 0
     data: dict = field(default_factory=dict)
+    # Lab hosts boot as delivered (root + installer key) and are bootstrapped.
+    factory: bool = False
+    # The operator's connection choices (user, private_key, jump) and the
+    # installer credential for hosts never bootstrapped; never journalled.
+    access: dict = field(default_factory=dict)
+    credential: object = None
 
 
 @dataclass(frozen=True)

@@ -66,6 +66,8 @@ class Topology:
     vpn_endpoint_host: str
     vpn_endpoint_port: int
     central_addresses: list[ipaddress.IPv4Address] = field(default_factory=list)
+    # Where Ansible reaches the concentrator: fleet.yaml's management address.
+    core_manage_address: str = ""
 
     def hosts(self) -> list[HostPlan]:
         """All managed hosts (not the lab's mgmt laptop), in a stable order."""
@@ -74,7 +76,7 @@ class Topology:
     def ansible_host(self, host: HostPlan) -> str:
         """The address Ansible and testinfra use to reach ``host``."""
         if host.role == "core":
-            return str(self.core.address.ip)
+            return self.core_manage_address
         return str(host.address.ip)
 
 
@@ -166,5 +168,7 @@ def build(hub: Hub) -> Topology:
                          switch_port=next(free_ports, None))
     c = hub.services.central
     central = sorted({*c.dns, *c.ntp, *([c.syslog] if c.syslog else [])})
+    conc = hub.vpn.concentrator
     return Topology(hub.id, segments, router, switch, workstations, core, mgmt_host,
-                    wan_router, wan_gw, ep_host, ep_port, central)
+                    wan_router, wan_gw, ep_host, ep_port, central,
+                    str(conc.management_address or conc.address))

@@ -32,7 +32,7 @@ from pathlib import Path
 import yaml
 
 from hubkit.atomic import write_atomic
-from hubkit.errors import FindingsError, HubkitError, PrerequisiteError
+from hubkit.errors import FindingsError, HubkitError, PrerequisiteError, UsageError
 from hubkit.paths import PLAYBOOKS
 from hubkit.topology import build as build_topology
 from hubkit.verify_report import HUB_HOST, Check, VerifyResult
@@ -68,6 +68,8 @@ class Target:
     sudo: bool = False
     lab: dict | None = None  # lab facts the probes need (dir, netns names)
     backend: str = "ssh"  # "local" only for hubkit's own tests
+    # A real site: the ssh_config hubkit.access writes (user, key, jump host, recorded host keys).
+    ssh_config_text: str | None = None
 
 
 @dataclass(frozen=True)
@@ -90,7 +92,8 @@ def build_dir_for(fleet_root: Path, hub_id: str) -> Path:
     return Path(fleet_root) / "build" / hub_id
 
 
-def resolve(fleet_root: Path, hub_id: str, lab: bool) -> Target:
+def resolve(fleet_root: Path, hub_id: str, lab: bool, user: str | None = None,
+            private_key: Path | None = None, jump: str | None = None) -> Target:
     """The target of a run; PrerequisiteError (exit 3) when there is none."""
     fleet_root = Path(fleet_root).resolve()
     hub = _hub_model(fleet_root, hub_id)
@@ -98,12 +101,20 @@ def resolve(fleet_root: Path, hub_id: str, lab: bool) -> Target:
     hosts = {h.name: h.role for h in topo.hosts()}
     bdir = build_dir_for(fleet_root, hub_id)
     if lab:
+        if user or private_key or jump:
+            raise UsageError("--user, --private-key and --jump are for a real site",
+                             "the lab connects with its own key from its mgmt netns")
         return _lab_target(fleet_root, hub_id, bdir, hosts)
     inv = bdir / "inventory" / "hosts.yml"
     if not inv.is_file():
         raise PrerequisiteError(f"no rendered inventory for hub {hub_id} ({inv} is missing)",
                                 f"run `hubkit render {hub_id}` first, or use --lab")
-    return Target(hub_id, fleet_root, bdir, hosts, ssh_config=None, sudo=False)
+    from hubkit.access import site_access
+    access = site_access(fleet_root, hub, user=user, private_key=private_key, jump=jump)
+    addresses = {h.name: topo.ansible_host(h) for h in topo.hosts()}
+    # The connect admin is never root after bootstrap: checks that need root use sudo.
+    return Target(hub_id, fleet_root, bdir, hosts, ssh_config=None, sudo=True,
+                  ssh_config_text=access.ssh_config(addresses))
 
 
 def _lab_target(fleet_root: Path, hub_id: str, bdir: Path, hosts: dict[str, str]) -> Target:
@@ -128,38 +139,6 @@ def _lab_target(fleet_root: Path, hub_id: str, bdir: Path, hosts: dict[str, str]
     return Target(hub_id, fleet_root, bdir, {n: r for n, r in hosts.items() if n in in_lab},
                   ssh_config=info.ssh_config, netns=info.netns_mgmt,
                   sudo=(info.admin or "root") != "root", lab=facts)
-
-
-def inventory_ssh_config(inv: Path) -> str:
-    """An ssh_config with one Host block per inventory host (HostName/User/Port)."""
-    data = yaml.safe_load(inv.read_text()) or {}
-    found: dict[str, dict] = {}
-
-    def walk(node):
-        if not isinstance(node, dict):
-            return
-        hosts = node.get("hosts")
-        if isinstance(hosts, dict):
-            for name, hv in hosts.items():
-                found.setdefault(str(name), {}).update(hv or {})
-        for child in (node.get("children") or {}).values():
-            walk(child)
-        for k, v in node.items():
-            if k not in ("hosts", "children", "vars") and isinstance(v, dict):
-                walk(v)
-
-    walk(data)
-    lines = []
-    for name in sorted(found):
-        hv = found[name]
-        lines.append(f"Host {name}")
-        lines.append(f"  HostName {hv.get('ansible_host', name)}")
-        if hv.get("ansible_user"):
-            lines.append(f"  User {hv['ansible_user']}")
-        if hv.get("ansible_port"):
-            lines.append(f"  Port {hv['ansible_port']}")
-    lines.append("Include ~/.ssh/config")
-    return "\n".join(lines) + "\n"
 
 
 # -- the run ---------------------------------------------------------------------
@@ -301,7 +280,7 @@ def run(target: Target, keyword: str | None = None, on_event: Callable[[str, str
         ssh_config = target.ssh_config
         if ssh_config is None and target.backend == "ssh":
             ssh_config = workdir / "ssh_config"
-            ssh_config.write_text(inventory_ssh_config(target.build_dir / "inventory" / "hosts.yml"))
+            ssh_config.write_text(target.ssh_config_text or "")
         control = None
         if control_master and target.backend == "ssh":
             # In a lab, share the lab's ControlPath: configure's connections are reused.

@@ -76,6 +76,16 @@ class VerifyContext:
         return Path(self.raw["build_dir"])
 
     @cached_property
+    def lab_public_key(self) -> str | None:
+        """The lab's own key ("TYPE BASE64"), authorized for the connect admin in a lab only."""
+        if not self.lab:
+            return None
+        try:
+            return " ".join((Path(self.lab["dir"]) / "id_ed25519.pub").read_text().split()[:2])
+        except OSError:
+            return None
+
+    @cached_property
     def hub(self):
         from hubkit.fleet.repo import load_fleet
         rec = load_fleet(self.raw["fleet_root"]).hub(self.hub_id)

@@ -72,6 +72,53 @@ def complete_hub_ids(ctx, param, incomplete: str):
     return [n for n in names if n.startswith(incomplete)]
 
 
+def access_options(f):
+    """--user/--private-key/--jump: how the operator reaches a real site (not the lab)."""
+    f = click.option("--jump", envvar="HUBKIT_SSH_JUMP", default=None, metavar="[USER@]HOST[:PORT]",
+                     help="Jump host, as `ssh -J` takes it (env HUBKIT_SSH_JUMP).")(f)
+    f = click.option("--private-key", envvar="HUBKIT_SSH_KEY", default=None,
+                     type=click.Path(dir_okay=False, path_type=Path),
+                     help="Your SSH private key (env HUBKIT_SSH_KEY; default: ssh-agent / ~/.ssh).")(f)
+    f = click.option("--user", envvar="HUBKIT_SSH_USER", default=None, metavar="ADMIN",
+                     help="Admin to connect as (env HUBKIT_SSH_USER; default: the hub's first admin).")(f)
+    return f
+
+
+def access_kwargs(lab: bool, **given) -> dict:
+    """The operator's --user/--private-key/--jump; in the lab, values from the environment
+    are ignored (the lab has its own key) while explicit options are refused by the core."""
+    ctx = click.get_current_context()
+    from click.core import ParameterSource
+    return {k: (None if lab and ctx.get_parameter_source(k) == ParameterSource.ENVIRONMENT else v)
+            for k, v in given.items()}
+
+
+def installer_options(f):
+    """How root logs in on a delivered host (bootstrap): a key file or a password prompt."""
+    f = click.option("--installer-user", default="root", show_default=True,
+                     help="The account the delivered host lets in.")(f)
+    f = click.option("--installer-password", "ask_password", is_flag=True,
+                     help="Ask for the installer password (or take $HUBKIT_INSTALLER_PASSWORD); "
+                          "never stored or logged.")(f)
+    f = click.option("--installer-key", envvar="HUBKIT_INSTALLER_KEY", default=None,
+                     type=click.Path(dir_okay=False, path_type=Path),
+                     help="Private key the delivered hosts accept for root (env HUBKIT_INSTALLER_KEY).")(f)
+    return f
+
+
+def installer_credential(installer_key, ask_password: bool, installer_user: str):
+    from hubkit.bootstrap import InstallerCredential
+    if installer_key is not None and ask_password:
+        raise UsageError("give --installer-key or --installer-password, not both")
+    if ask_password:
+        pw = os.environ.get("HUBKIT_INSTALLER_PASSWORD") or click.prompt(
+            f"installer password for {installer_user}", hide_input=True)
+        return InstallerCredential(user=installer_user, password=pw)
+    if installer_key is not None:
+        return InstallerCredential(user=installer_user, key=installer_key)
+    return None
+
+
 def changed_since_option(f):
     return click.option(
         "--changed-since", "changed_since", metavar="REF", default=None,

@@ -7,7 +7,8 @@ import sys
 
 import click
 
-from hubkit.cli import complete_hub_ids, exit_with, json_option, pass_ctx
+from hubkit.cli import (access_kwargs, access_options, complete_hub_ids, exit_with, installer_credential,
+                        installer_options, json_option, pass_ctx)
 from hubkit.errors import EXIT_FINDINGS
 
 
@@ -99,12 +100,17 @@ def _recap(result) -> None:
 @click.option("--limit", default="", metavar="HOST,...", help="Only these hosts.")
 @click.option("--wait", type=click.FloatRange(min=0), default=0.0, show_default=True, metavar="SECONDS",
               help="Wait this long for another run on this hub to finish.")
+@access_options
+@installer_options
 @json_option
 @pass_ctx
-def configure_cmd(ctx, hub_id, lab, check, diff, limit, wait, as_json):
+def configure_cmd(ctx, hub_id, lab, check, diff, limit, wait, user, private_key, jump, installer_key,
+                  ask_password, installer_user, as_json):
     """Converge a hub with the Ansible playbooks (site.yml) from its rendered build.
 
     Needs `hubkit render ID`, secrets/ID.vault.yml and HUBKIT_VAULT_PASSWORD.
+    Hosts never bootstrapped are bootstrapped first when an installer
+    credential is given (a factory lab gives its own), else exit 3.
     Ansible's verbosity follows hubkit's -v (up to -vvvv); its full output
     goes to .hubkit/runs/ID/configure.log.
 
@@ -116,7 +122,11 @@ def configure_cmd(ctx, hub_id, lab, check, diff, limit, wait, as_json):
     show = not as_json and not is_ci() and sys.stderr.isatty()
     with _Progress(show) as progress:
         result = configure(ctx.fleet_root, hub_id, lab=lab, check=check, diff=diff, limit=hosts,
-                           verbosity=ctx.verbose, wait=wait, listener=progress)
+                           verbosity=ctx.verbose, wait=wait, listener=progress,
+                           credential=installer_credential(installer_key, ask_password, installer_user),
+                           **access_kwargs(lab, user=user, private_key=private_key, jump=jump))
+    if result.bootstrapped:
+        click.echo(f"bootstrapped first: {', '.join(result.bootstrapped)}", err=True)
     if as_json:
         click.echo(json.dumps(result.to_json(), indent=2, sort_keys=True))
     else:

@@ -55,11 +55,14 @@ def lab_group():
 @lab_group.command("up")
 @click.argument("hub_id", metavar="ID", shell_complete=complete_hub_ids)
 @click.option("--rebuild", is_flag=True, help="Tear a running lab down and create it again.")
+@click.option("--factory", is_flag=True,
+              help="Boot the hub's hosts as delivered: root with an installer key, no admins "
+                   "(then `hubkit bootstrap ID --lab`).")
 @pass_ctx
-def up_cmd(ctx, hub_id, rebuild):
+def up_cmd(ctx, hub_id, rebuild, factory):
     """Bring the lab of hub ID up; a running lab is left alone.
 
-    Example: sudo hubkit lab up zeitz
+    Example: sudo hubkit lab up zeitz --factory
     """
     from hubkit import lab
     from hubkit.lab import prereq
@@ -74,14 +77,15 @@ def up_cmd(ctx, hub_id, rebuild):
     n = len(record.model.workstations) + 3 if record.model else 0
     on_event, stop = _progress(n)
     try:
-        res = lab.up(record, rebuild=rebuild, on_event=on_event)
+        res = lab.up(record, rebuild=rebuild, on_event=on_event, factory=factory)
     finally:
         stop()
     st = lab.status(hub_id)
     if res["noop"]:
         click.echo(f"lab {hub_id} already up ({len(st['hosts'])} hosts); --rebuild recreates it")
     else:
-        click.echo(f"lab {hub_id} up in {res['seconds']} s: {len(st['hosts'])} hosts, mode {st['mode']}")
+        click.echo(f"lab {hub_id} up in {res['seconds']} s: {len(st['hosts'])} hosts, mode {st['mode']}"
+                   + (", factory state (run `hubkit bootstrap` next)" if factory else ""))
     if res.get("sysctl"):
         click.echo(f"note: machine-wide setting changed: {res['sysctl']}", err=True)
     click.echo(f"ssh_config: {st['ssh_config']}\ninventory: {st['inventory']}")

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import click
 
-from hubkit.cli import complete_hub_ids, exit_with, json_option, pass_ctx
+from hubkit.cli import (access_kwargs, access_options, complete_hub_ids, exit_with, installer_credential,
+                        installer_options, json_option, pass_ctx)
 from hubkit.errors import EXIT_FINDINGS, UsageError
 
 SYMBOL = {"ok": "✓", "failed": "✗", "interrupted": "!", "skipped": "↷", "disabled": "-", "not_run": "-"}
@@ -70,12 +71,17 @@ def _print_audit(doc: dict, report: Path) -> int:
 @click.option("--lab", is_flag=True, help="Open the hub in its lab on this machine (needs root).")
 @click.option("--yes", is_flag=True, help="Confirm real changes (provisioning, configuring real hosts).")
 @click.option("--from", "from_step", metavar="STEP", default=None,
-              help="Re-run from STEP on: validate, secrets, render, plan, lab, configure, verify, audit.")
+              help="Re-run from STEP on: validate, secrets, render, plan, lab, bootstrap, configure, verify, audit.")
 @click.option("--vault-password-file", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Read the vault password from FILE instead of $HUBKIT_VAULT_PASSWORD.")
+@click.option("--factory", is_flag=True,
+              help="With --lab: boot the hosts as delivered (root + installer key) and bootstrap them.")
+@installer_options
+@access_options
 @pass_ctx
-def open_cmd(ctx, hub_id, lab, yes, from_step, vault_password_file):
-    """Open hub ID end to end: validate, secrets, render, plan, lab, configure, verify, audit.
+def open_cmd(ctx, hub_id, lab, yes, from_step, vault_password_file, factory, installer_key, ask_password,
+             installer_user, user, private_key, jump):
+    """Open hub ID end to end: validate, secrets, render, plan, lab, bootstrap, configure, verify, audit.
 
     A re-run skips steps whose inputs are unchanged and which succeeded; after
     a failure or Ctrl-C it resumes at the step that stopped.
@@ -96,7 +102,11 @@ def open_cmd(ctx, hub_id, lab, yes, from_step, vault_password_file):
         from hubkit import secrets
         # Every step (and Ansible, through its env script) reads the environment.
         os.environ[secrets.ENV_PASSWORD] = secrets.vault_password(vault_password_file)
-    rctx = RunContext(root, hub_id, lab=lab, yes=yes, verbose=ctx.verbose)
+    if factory and not lab:
+        raise UsageError("--factory is for the lab", "a real site's hosts are as delivered; use --installer-key")
+    rctx = RunContext(root, hub_id, lab=lab, yes=yes, verbose=ctx.verbose, factory=factory,
+                      access=access_kwargs(lab, user=user, private_key=private_key, jump=jump),
+                      credential=installer_credential(installer_key, ask_password, installer_user))
     click.echo(f"opening {hub_id}{' in the lab' if lab else ''}", err=True)
     failed = None
     with hub_lock(root, hub_id, command="open"):

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from hubkit.cli import complete_hub_ids, exit_with, json_option, pass_ctx
+from hubkit.cli import access_kwargs, access_options, complete_hub_ids, exit_with, json_option, pass_ctx
 from hubkit.errors import EXIT_FINDINGS
 
 
@@ -37,9 +37,10 @@ def _progress():
 @click.option("--junit", "junit", type=click.Path(dir_okay=False, path_type=Path),
               help="Also write the results as JUnit XML to FILE.")
 @click.option("-k", "keyword", metavar="EXPR", help="Only checks matching this pytest -k expression.")
+@access_options
 @json_option
 @pass_ctx
-def verify_cmd(ctx, hub_id, lab, junit, keyword, as_json):
+def verify_cmd(ctx, hub_id, lab, junit, keyword, user, private_key, jump, as_json):
     """Prove the hub works and is secure: testinfra suites per role plus real-traffic probes.
 
     Exit 1 when any check fails, 3 when there is no lab (--lab) or no rendered inventory.
@@ -49,7 +50,8 @@ def verify_cmd(ctx, hub_id, lab, junit, keyword, as_json):
     """
     from hubkit import verify, verify_report
 
-    target = verify.resolve(ctx.fleet_root, hub_id, lab)
+    target = verify.resolve(ctx.fleet_root, hub_id, lab,
+                            **access_kwargs(lab, user=user, private_key=private_key, jump=jump))
     on_event, stop = _progress()
     try:
         result = verify.run(target, keyword=keyword, on_event=on_event)

@@ -1,8 +1,11 @@
-"""Lab artifacts for configure/verify: SSH keypair, known_hosts, ssh_config, inventory, core WG key.
+"""Lab artifacts for configure/verify: SSH keys, known_hosts, ssh_config, inventory overlay, core WG key.
 
-The inventory is a *variant* used together with the rendered one
-(``-i build/<id>/inventory -i <lab>/inventory``): same groups and host names,
-plus connection settings and lab overrides only.
+The inventory is an *overlay* used together with the rendered one
+(``-i build/<id>/inventory -i <lab>/inventory``): same groups and host names;
+it changes connection details only (addresses reachable from the mgmt netns,
+the lab's key, the lab's record of host keys) plus the few lab variables
+docs/lab.md lists.  User, become and every task come from the rendered
+inventory, exactly as on a real site.
 """
 
 from __future__ import annotations
@@ -30,14 +33,15 @@ def _write(path: Path, text: str, mode: int = 0o644) -> None:
     os.replace(tmp, path)
 
 
-def ssh_keypair(lab_dir: Path, lab_id: str) -> tuple[Path, str]:
-    key = lab_dir / "id_ed25519"
+def ssh_keypair(lab_dir: Path, lab_id: str, name: str = "id_ed25519") -> tuple[Path, str]:
+    """The lab's SSH key (``id_ed25519``) or its stand-in installer key (``installer_ed25519``)."""
+    key = lab_dir / name
     if not key.exists():
-        r = subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", f"hubkit-lab-{lab_id}",
+        r = subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", f"hubkit-lab-{lab_id}-{name}",
                             "-f", str(key)], capture_output=True, text=True)
         if r.returncode != 0:
             raise HubkitError(f"ssh-keygen failed: {r.stderr.strip()}", "check that openssh-client works")
-    return key, (lab_dir / "id_ed25519.pub").read_text().strip()
+    return key, (lab_dir / f"{name}.pub").read_text().strip()
 
 
 def wg_keypair(lab_dir: Path) -> tuple[Path, str]:
@@ -54,11 +58,18 @@ def wg_keypair(lab_dir: Path) -> tuple[Path, str]:
     return path, base64.b64encode(pub).decode()
 
 
-def known_hosts(lab_dir: Path, entries: list[tuple[str, str, list[str]]]) -> Path:
-    """``entries``: (name, address, ["type base64", ...]) per host."""
-    lines = [f"{name},{addr} {key}" for name, addr, keys in sorted(entries) for key in keys]
-    path = lab_dir / "known_hosts"
-    _write(path, "\n".join(lines) + "\n")
+def known_hosts(lab_dir: Path, entries: list[tuple[str, str, list[str]]],
+                name: str = "known_hosts") -> Path:
+    """``entries``: (name, address, ["type base64", ...]) per host.
+
+    ``known_hosts``: every key the lab generated (for `lab ssh` and the lab's
+    own checks).  ``site_known_hosts``: what an operator has recorded, the
+    file configure and bootstrap check against; a factory lab starts it with
+    the data centre only, and `hubkit bootstrap` records the hub's hosts.
+    """
+    lines = [f"{host},{addr} {key}" for host, addr, keys in sorted(entries) for key in keys]
+    path = lab_dir / name
+    _write(path, "\n".join(lines) + ("\n" if lines else ""))
     return path
 
 
@@ -85,7 +96,13 @@ def ssh_config(lab_dir: Path, admin: str, hosts: list[tuple[str, str]]) -> Path:
     return path
 
 
-def inventory(lab_dir: Path, admin: str, hosts: list[tuple[str, str, str]], wg_pub: str,
+# What the overlay may set: connection details, and the lab's own variables.
+CONNECTION_VARS = ("ansible_host", "ansible_ssh_private_key_file", "ansible_ssh_common_args")
+LAB_VARS = ("hubkit_lab", "hubkit_lab_ssh_public_key", "hubkit_vpn_peer_public_key",
+            "hubkit_lab_core_wg_private_key_file")
+
+
+def inventory(lab_dir: Path, lab_pub: str, hosts: list[tuple[str, str, str]], wg_pub: str,
               wg_key: Path) -> Path:
     """``hosts``: (name, role, address) for the managed hosts."""
     inv = lab_dir / "inventory"
@@ -97,19 +114,19 @@ def inventory(lab_dir: Path, admin: str, hosts: list[tuple[str, str, str]], wg_p
     # No ControlMaster here: under Mitogen (hubkit's strategy) a persisted
     # master kept the hosts' Mitogen interpreters alive after configure ended.
     # Stock Ansible gets its masters from ANSIBLE_SSH_ARGS (hubkit.configure).
-    common = (f"-o UserKnownHostsFile={lab_dir / 'known_hosts'} -o StrictHostKeyChecking=yes "
+    common = (f"-o UserKnownHostsFile={lab_dir / 'site_known_hosts'} -o StrictHostKeyChecking=yes "
               f"-o GlobalKnownHostsFile=/dev/null -o IdentitiesOnly=yes -o PreferredAuthentications=publickey "
               f"-o GSSAPIAuthentication=no")
     all_vars = {
-        "ansible_user": admin,
+        # Connection: the lab's key and its record of host keys (a site: the operator's, the fleet's).
         "ansible_ssh_private_key_file": str(lab_dir / "id_ed25519"),
         "ansible_ssh_common_args": common,
-        "ansible_become": True,
-        "ansible_python_interpreter": "/usr/bin/python3",
+        # The lab's own variables (docs/lab.md, "What the lab does differently").
         "hubkit_lab": True,
+        "hubkit_lab_ssh_public_key": lab_pub,
         "hubkit_vpn_peer_public_key": wg_pub,
         "hubkit_lab_core_wg_private_key_file": str(wg_key),
     }
-    _write(inv / "group_vars" / "all.yml", "# hubkit lab overrides: connection settings only\n"
+    _write(inv / "group_vars" / "all.yml", "# hubkit lab overlay: connection details and lab variables only\n"
            + yaml.safe_dump(all_vars, sort_keys=True))
     return inv

@@ -23,6 +23,9 @@ from hubkit.lab import cgroups
 NSPAWN = "nspawn"
 CHROOT = "chroot"
 ADMIN_UID = 1000  # free in the minbase image (no users >= 1000)
+# The group that marks hubkit's admin accounts and gives them sudo (as the common role does).
+ADMIN_GROUP = "hubkit-admin"
+ADMIN_GID = 2000  # above the admins (1000 + i); 999 is systemd-journal in the image
 
 # The supervisor: joins the host's cgroups first, then (re)starts the guest.
 # SIGTERM is forwarded to nspawn, which halts the guest cleanly.
@@ -128,6 +131,17 @@ def _run(cmd: list[str], what: str) -> subprocess.CompletedProcess:
 LAB_SSHD_DROPIN = "05-hubkit-lab.conf"
 
 
+def _authorize(home: Path, uid: int, gid: int, keys: list[str], home_mode: int) -> None:
+    """``home/.ssh/authorized_keys`` holding exactly ``keys``, owned by uid:gid."""
+    (home / ".ssh").mkdir(parents=True, exist_ok=True)
+    (home / ".ssh/authorized_keys").write_text("".join(k.strip() + "\n" for k in keys))
+    home.chmod(home_mode)
+    (home / ".ssh").chmod(0o700)
+    (home / ".ssh/authorized_keys").chmod(0o600)
+    for p in (home, home / ".ssh", home / ".ssh/authorized_keys"):
+        os.chown(p, uid, gid)
+
+
 class Host:
     """One booting lab host.  Paths and names only; the state ledger records resources."""
 
@@ -151,11 +165,17 @@ class Host:
               f"lowerdir={self.image_root},upperdir={self.upper},workdir={self.work}",
               str(self.merged)], f"mounting the overlay of {self.name}")
 
-    def identity(self, hostname: str, etc_hosts: str, admin: str, authorized_key: str,
-                 sshd_dropin: str | None = None) -> None:
-        """Day-0 identity, like cloud-init: hostname, machine-id, host keys, admin user.
+    def identity(self, hostname: str, etc_hosts: str, admins: list[dict], connect_user: str,
+                 lab_key: str, installer_key: str | None = None, sshd_dropin: str | None = None) -> None:
+        """Day-0 identity, like cloud-init: hostname, machine-id, host keys, and accounts.
 
-        ``sshd_dropin``: extra sshd settings for this host, in place before sshd's first start.
+        Prepared (``installer_key`` None): the state ``hubkit bootstrap`` leaves
+        (the hub's admins with their fleet keys and sudo through the
+        hubkit-admin group; the lab's key authorized for ``connect_user``).
+        Factory (``installer_key`` given): as a vendor delivers a fresh Debian
+        install: root logs in with the installer key, no admin accounts, sshd
+        at Debian's defaults.  ``sshd_dropin``: extra sshd settings for this
+        host, in place before sshd's first start.
         """
         m = self.merged
         if sshd_dropin is not None:
@@ -171,29 +191,34 @@ class Host:
             if not key.exists():
                 _run(["ssh-keygen", "-q", "-t", kind, "-N", "", "-C", f"root@{hostname}", "-f", str(key)],
                      f"host keys for {self.name}")
-        for line, f in ((f"{admin}:x:{ADMIN_UID}:{ADMIN_UID}:hubkit admin:/home/{admin}:/bin/bash", "passwd"),
-                        (f"{admin}:x:{ADMIN_UID}:", "group"),
-                        (f"{admin}:*:19000:0:99999:7:::", "shadow"),
-                        (f"{admin}:!::", "gshadow")):
-            p = m / "etc" / f
-            text = p.read_text()
-            if not any(ln.split(":")[0] == admin for ln in text.splitlines()):
-                p.write_text(text + line + "\n")
         # The journal in the guest's /run: no 8 MB journal file per host in the upper
         # dir to write at boot and delete at down (lab logs are not kept anyway).
         jd = m / "etc/systemd/journald.conf.d"
         jd.mkdir(parents=True, exist_ok=True)
         (jd / "hubkit-lab.conf").write_text("[Journal]\nStorage=volatile\nRuntimeMaxUse=16M\n")
-        sudoers = m / "etc/sudoers.d/hubkit-admin"
-        sudoers.write_text(f"{admin} ALL=(ALL:ALL) NOPASSWD: ALL\n")
+        if installer_key is not None:
+            _authorize(m / "root", 0, 0, [installer_key], home_mode=0o700)
+            return
+        users = [(a["username"], a.get("full_name", ""), ADMIN_UID + i) for i, a in enumerate(admins)]
+        entries = {"passwd": [f"{u}:x:{uid}:{uid}:{name}:/home/{u}:/bin/bash" for u, name, uid in users],
+                   "group": [f"{u}:x:{uid}:" for u, _, uid in users]
+                   + [f"{ADMIN_GROUP}:x:{ADMIN_GID}:{','.join(u for u, _, _ in users)}"],
+                   "shadow": [f"{u}:*:19000:0:99999:7:::" for u, _, _ in users],
+                   "gshadow": [f"{u}:!::" for u, _, _ in users]
+                   + [f"{ADMIN_GROUP}:!::{','.join(u for u, _, _ in users)}"]}
+        for f, lines in entries.items():
+            p = m / "etc" / f
+            text = p.read_text()
+            have = {ln.split(":")[0] for ln in text.splitlines()}
+            add = [ln for ln in lines if ln.split(":")[0] not in have]
+            if add:
+                p.write_text(text + "\n".join(add) + "\n")
+        sudoers = m / "etc/sudoers.d/hubkit-admins"
+        sudoers.write_text(f"%{ADMIN_GROUP} ALL=(ALL:ALL) NOPASSWD: ALL\n")
         sudoers.chmod(0o440)
-        home = m / "home" / admin
-        (home / ".ssh").mkdir(parents=True, exist_ok=True)
-        (home / ".ssh/authorized_keys").write_text(authorized_key.strip() + "\n")
-        (home / ".ssh").chmod(0o700)
-        (home / ".ssh/authorized_keys").chmod(0o600)
-        for p in (home, home / ".ssh", home / ".ssh/authorized_keys"):
-            os.chown(p, ADMIN_UID, ADMIN_UID)
+        for a, (u, _name, uid) in zip(admins, users):
+            keys = list(a["ssh_keys"]) + ([lab_key] if u == connect_user else [])
+            _authorize(m / "home" / u, uid, uid, keys, home_mode=0o755)
 
     def host_keys(self) -> list[str]:
         return sorted(p.read_text().split()[0] + " " + p.read_text().split()[1]

@@ -59,6 +59,18 @@ class LabInfo:
     inventory_dir: Path
     admin: str
     hosts: list[dict] = field(default_factory=list)
+    # Booted as delivered (root with the installer key, no admins) for `hubkit bootstrap`.
+    factory: bool = False
+
+    @property
+    def site_known_hosts(self) -> Path:
+        """The operator-side record of host keys that configure and bootstrap check."""
+        return self.dir / "site_known_hosts"
+
+    @property
+    def installer_key(self) -> Path:
+        """The stand-in for the vendor's installer credential (a root login key)."""
+        return self.dir / "installer_ed25519"
 
     def netns_exec(self, *argv: str) -> list[str]:
         """Command prefix that runs ``argv`` inside the lab's mgmt netns (the engineer's laptop)."""
@@ -91,7 +103,8 @@ def load(lab_id: str) -> LabInfo | None:
     return LabInfo(id=lab_id, prefix=st.get("prefix"), dir=d, mode=st.get("mode"),
                    netns_mgmt=st.get("netns_mgmt"), ssh_config=d / "ssh_config",
                    known_hosts=d / "known_hosts", private_key=d / "id_ed25519",
-                   inventory_dir=d / "inventory", admin=st.get("admin"), hosts=st.get("hosts"))
+                   inventory_dir=d / "inventory", admin=st.get("admin"), hosts=st.get("hosts"),
+                   factory=bool(st.get("factory")))
 
 
 def _hub_topology(record):
@@ -136,8 +149,14 @@ def healthy(lab_id: str) -> bool:
     return all(h.running() for h in _host_objs(st))
 
 
-def up(record, rebuild: bool = False, on_event=None) -> dict:
-    """Bring the lab of ``record`` (a HubRecord) up.  Returns ``{"noop": bool, "seconds": s}``."""
+def up(record, rebuild: bool = False, on_event=None, factory: bool = False) -> dict:
+    """Bring the lab of ``record`` (a HubRecord) up.  Returns ``{"noop": bool, "seconds": s}``.
+
+    ``factory``: the hub's hosts boot as a vendor delivers them (root login
+    with the lab's installer key, no admin accounts, sshd at Debian's
+    defaults), for `hubkit bootstrap` to take over.  The data centre's core
+    is never factory-fresh: it is already managed.
+    """
     say = on_event or (lambda *a: None)
     prereq.require_root()
     hub, topo = _hub_topology(record)
@@ -145,13 +164,13 @@ def up(record, rebuild: bool = False, on_event=None) -> dict:
     lab_id = hub.id
     _check_id(lab_id)
     with lab_lock(lab_id):
-        return _up(hub, topo, lab_id, rebuild, say)
+        return _up(hub, topo, lab_id, rebuild, say, factory)
 
 
-def _up(hub, topo, lab_id: str, rebuild: bool, say) -> dict:
+def _up(hub, topo, lab_id: str, rebuild: bool, say, factory: bool = False) -> dict:
     t0 = time.monotonic()
-    if State.load(lab_id) is not None:
-        if healthy(lab_id) and not rebuild:
+    if (old := State.load(lab_id)) is not None:
+        if healthy(lab_id) and not rebuild and bool(old.get("factory")) == factory:
             return {"noop": True, "seconds": 0.0}
         say("teardown", lab_id)
         _down(lab_id)
@@ -167,8 +186,10 @@ def _up(hub, topo, lab_id: str, rebuild: bool, say) -> dict:
     st = State(lab_id)
     d = st.dir
     st.record("dirs", str(d))
-    admin = hub.admin.username
-    st.set(hub=lab_id, prefix=prefix, mode=mode, image=img.hash, admin=admin,
+    admin = hub.connect_user()
+    admins = [{"username": a.username, "full_name": a.full_name, "ssh_keys": list(a.ssh_keys)}
+              for a in hub.hub_admins()]
+    st.set(hub=lab_id, prefix=prefix, mode=mode, image=img.hash, admin=admin, factory=factory,
            netns_mgmt=next(n.netns for n in p.nodes if n.role == "mgmt"),
            hosts=[{"name": n.name, "role": n.role, "netns": n.netns, "mgmt_address": n.mgmt_address}
                   for n in p.nodes])
@@ -182,6 +203,7 @@ def _up(hub, topo, lab_id: str, rebuild: bool, say) -> dict:
                            "(the last 'lab down' restores it)")
             say("sysctl", sysctl_note)
     _key, pub = artifacts.ssh_keypair(d, lab_id)
+    _ikey, installer_pub = artifacts.ssh_keypair(d, lab_id, "installer_ed25519")
     wg_key, wg_pub = artifacts.wg_keypair(d)
     say("wiring", f"{len(p.nodes)} netns, {len(p.links)} links")
     wiring.apply(st, p)
@@ -193,22 +215,28 @@ def _up(hub, topo, lab_id: str, rebuild: bool, say) -> dict:
     def prepare_and_start(n):
         h = host_objs[n.name]
         h.mount(st)
-        h.identity(n.name, _etc_hosts(addr_list, n.name), admin, pub,
+        fresh = factory and n.role != "core"
+        h.identity(n.name, _etc_hosts(addr_list, n.name), admins, admin, pub,
+                   installer_key=installer_pub if fresh else None,
                    sshd_dropin=CORE_SSHD if n.role == "core" else None)
         say("booting", n.name)
         return h.start(st, mode, n.name)
 
     with ThreadPoolExecutor(max_workers=4) as pool:
         list(pool.map(prepare_and_start, booting))
-    artifacts.known_hosts(d, [(n.name, n.mgmt_address, host_objs[n.name].host_keys()) for n in booting])
+    keys = [(n.name, n.mgmt_address, host_objs[n.name].host_keys()) for n in booting]
+    artifacts.known_hosts(d, keys)
+    # A prepared lab is as bootstrap leaves a site: every host key recorded.
+    artifacts.known_hosts(d, [k for k, n in zip(keys, booting) if not factory or n.role == "core"],
+                          name="site_known_hosts")
     artifacts.ssh_config(d, admin, [(n.name, n.mgmt_address) for n in booting])
-    artifacts.inventory(d, admin, [(n.name, n.role, n.mgmt_address) for n in booting], wg_pub, wg_key)
-    _wait_ssh(st, booting, host_objs, say)
+    artifacts.inventory(d, pub, [(n.name, n.role, n.mgmt_address) for n in booting], wg_pub, wg_key)
+    _wait_ssh(st, booting, host_objs, say, factory)
     st.set(phase="up")
     return {"noop": False, "seconds": round(time.monotonic() - t0, 2), "sysctl": sysctl_note}
 
 
-def _wait_ssh(st: State, booting, host_objs, say) -> None:
+def _wait_ssh(st: State, booting, host_objs, say, factory: bool = False) -> None:
     """Wait until every host answers an SSH login (``hostname``) from the mgmt netns.
 
     A probe in the mgmt netns reports each sshd banner as it appears; the login of
@@ -218,13 +246,18 @@ def _wait_ssh(st: State, booting, host_objs, say) -> None:
     info = load(st.lab_id)
 
     def login(n):
+        # A factory host has only root with the installer key (no master: root's
+        # session must not outlive bootstrap, which disables root logins).
+        argv = info.ssh(n.name, "hostname") if not factory or n.role == "core" else info.netns_exec(
+            "ssh", "-F", str(info.ssh_config), "-l", "root", "-i", str(info.installer_key),
+            "-o", "ControlMaster=no", "-o", "ControlPath=none", n.name, "hostname")
         # sshd may answer before systemd-user-sessions removed /run/nologin: retry briefly.
         deadline = time.monotonic() + 15
         while True:
             # stdin from /dev/null: this ssh may become the lab's persisted
             # ControlMaster, which would otherwise keep (and set non-blocking)
             # the caller's stdin for as long as it lives.
-            r = subprocess.run(info.ssh(n.name, "hostname"), stdin=subprocess.DEVNULL,
+            r = subprocess.run(argv, stdin=subprocess.DEVNULL,
                                capture_output=True, text=True, timeout=30)
             if r.returncode == 0 or time.monotonic() > deadline:
                 ok = r.returncode == 0 and r.stdout.strip() == n.name
@@ -338,7 +371,9 @@ def status(lab_id: str) -> dict:
     d = st.dir
     return {"id": lab_id, "phase": st.get("phase"), "mode": st.get("mode"), "image": st.get("image"),
             "netns_mgmt": st.get("netns_mgmt"), "dir": str(d), "ssh_config": str(d / "ssh_config"),
-            "known_hosts": str(d / "known_hosts"), "inventory": str(d / "inventory"),
+            "known_hosts": str(d / "known_hosts"), "site_known_hosts": str(d / "site_known_hosts"),
+            "inventory": str(d / "inventory"), "factory": bool(st.get("factory")),
+            "installer_key": str(d / "installer_ed25519") if st.get("factory") else None,
             "hosts": out_hosts}
 
 

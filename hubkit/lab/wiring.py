@@ -80,7 +80,10 @@ def plan(topo: Topology, prefix: str, site_prefix, core_networks=()) -> Plan:
         switch.routes.append(("default", router_mgmt))
 
     # WAN: the router's wan0 is cabled straight to the data-centre side.
-    core = Node(topo.core.name, "core", ns(topo.core), topo.ansible_host(topo.core))
+    # The lab reaches its simulated data centre over the router's WAN; a site
+    # reaches the concentrator at fleet.yaml's management address, which only
+    # answers through the tunnel here (a connection detail of the lab overlay).
+    core = Node(topo.core.name, "core", ns(topo.core), str(topo.core.address.ip))
     router.addresses.append(("wan0", str(topo.wan_router)))
     router.routes.append(("default", str(topo.wan_gateway)))
     links.append(Link(router.netns, "wan0", core.netns, "eth0"))

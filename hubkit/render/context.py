@@ -129,7 +129,9 @@ def build_context(hub: Hub, hub_public_key: str | None = None, fingerprint: str 
             "opening_date": hub_json["opening_date"], "focus_topics": list(hub.focus_topics),
             "workplaces": hub.workplaces, "site_prefix": str(hub.network.site_prefix),
         },
-        "admin_user": hub.admin.username,
+        "connect_user": hub.connect_user(),
+        "admins": [{"username": a.username, "full_name": a.full_name, "ssh_keys": list(a.ssh_keys)}
+                   for a in hub.hub_admins()],
         "segments": segments, "trusted_segments": trusted,
         "dhcp_segments": [s for s in segments if s["dhcp"]],
         "mgmt": mgmt, "vpn": vpn_ctx, "wan": wan,

@@ -1,11 +1,21 @@
 """Ansible inventory data: hosts.yml groups, group_vars/all.yml and host_vars.
 
-Every variable is prefixed ``hubkit_`` and documented in docs/render.md.
+The inventory is complete for a real site: who Ansible connects as, become,
+and host key checking against the fleet's ``known_hosts/<id>`` (recorded by
+``hubkit bootstrap``).  The lab adds only a small connection overlay.  Apart
+from Ansible's own connection variables, every variable is prefixed
+``hubkit_`` and documented in docs/render.md.
 """
 
 from __future__ import annotations
 
 from hubkit.render.targets import host_files
+
+# The fleet keeps each hub's recorded host keys in known_hosts/<id>.
+KNOWN_HOSTS_DIR = "known_hosts"
+# A changed host key is refused; nothing from ~/.ssh or /etc/ssh is trusted.
+SSH_COMMON_ARGS = ("-o StrictHostKeyChecking=yes -o UserKnownHostsFile={{ hubkit_known_hosts }} "
+                   "-o GlobalKnownHostsFile=/dev/null")
 
 
 def add_inventory(ctx: dict) -> None:
@@ -20,11 +30,23 @@ def add_inventory(ctx: dict) -> None:
     }}}
 
     vpn, svc, mgmt = ctx["vpn"], ctx["services"], ctx["mgmt"]
+    hub_id = ctx["hub"]["id"]
     ctx["group_vars"] = {
-        "hubkit_hub_id": ctx["hub"]["id"],
+        # How Ansible reaches every host of a real site.  An operator's own user,
+        # key and jump host come from `hubkit configure --user/--private-key/--jump`
+        # (or $HUBKIT_SSH_*), never from editing this file.
+        "ansible_user": ctx["connect_user"],
+        "ansible_become": True,
+        "ansible_become_method": "sudo",
+        "ansible_ssh_common_args": SSH_COMMON_ARGS,
+        # Host keys recorded at bootstrap, kept in the fleet repository (build/<id>/inventory
+        # is three levels below the fleet root).
+        "hubkit_known_hosts": "{{ inventory_dir }}/../../../" + KNOWN_HOSTS_DIR + "/" + hub_id,
+        "hubkit_hub_id": hub_id,
         "hubkit_hub_name": ctx["hub"]["name"],
         "hubkit_lab": False,
-        "hubkit_admin_user": ctx["admin_user"],
+        "hubkit_admin_user": ctx["connect_user"],
+        "hubkit_admins": ctx["admins"],
         "hubkit_mgmt_prefix": mgmt["prefix"],
         "hubkit_router_mgmt_ip": ctx["router"]["mgmt_ip"],
         "hubkit_site_prefix": ctx["hub"]["site_prefix"],

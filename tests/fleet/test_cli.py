@@ -153,7 +153,7 @@ def test_explain_text_and_json(fleet, run_cli):
     assert r.exit_code == 0
     lines = r.stdout.splitlines()
     assert lines[0] == 'zeitz services.central.dns_suffix = "hubs.sachsen-anhalt.example.org"'
-    assert lines[1].split() == ["set", "by", "fleet.yaml:49:19"]
+    assert lines[1].split() == ["set", "by", "fleet.yaml:51:19"]
     assert lines[2].split() == ["overridden", "by", "regions/sachsen-anhalt.yaml:4:17", "(effective)"]
     r = run_cli(fleet, "explain", "zeitz", "network.segments.guest.vlan", "--json")
     doc = json.loads(r.stdout)

@@ -9,6 +9,8 @@ from tests.fleet.conftest import findings_of
 from tests.fleet.hubtext import ZZ, at, edit
 
 F = "hubs/zz.yaml"
+KEY = "AAAAC3NzaC1lZDI1NTE5AAAAIDJ83gAf/IKjs7USsrv0eqv52Z7jQ+4d50aoijl5Bi3l"
+END = "  dns_zone: zz.hubs.example.org\n"  # the hub file's last line: admins are added after it
 
 
 def test_base_fleet_is_clean(fleet, write):
@@ -50,6 +52,15 @@ CASES = [
     ("HK116", [("assigned_to: zz-lead}", "assigned_to: zz-lead, port: 24}")], 17, "24"),
     ("HK117", [("    mgmt: {vlan: 99, prefix: 10.64.101.0/27, dhcp: false}\n", "")], 8, "staff"),
     ("HK118", [("router:\n", "uplink: {mode: static}\nrouter:\n")], 12, "static"),
+    ("HK121", [(END, END + "admins:\n  - username: zz-lead\n    ssh_keys: [ssh-ed25519 " + KEY + "]\n")],
+     23, "zz-lead"),
+    ("HK122", [(END, END + "admins:\n  - username: op-zz\n    ssh_keys:\n      - ssh-ed25519 notbase64\n")],
+     25, "ssh-ed25519"),
+    ("HK123", [(END, END + "admins:\n  - username: op-zz\n    ssh_keys: [ssh-ed25519 " + KEY + "]\n"
+                "    hubs: [zz, nowhere]\n")], 25, "nowhere"),
+    ("HK124", [(END, END + "admins:\n  - {username: op-lange, _remove: true}\n"
+                "  - {username: op-weber, _remove: true}\n")], 1, "zz"),
+    ("HK125", [(END, END + "access: {user: nobody}\n")], 22, "nobody"),
 ]
 
 

@@ -115,16 +115,19 @@ def test_artifacts_inventory_and_keys(tmp_path):
     wg_key, wg_pub = artifacts.wg_keypair(tmp_path)
     assert stat.S_IMODE(os.stat(wg_key).st_mode) == 0o600
     assert artifacts.wg_keypair(tmp_path)[1] == wg_pub  # stable once generated
-    inv = artifacts.inventory(tmp_path, "hubadmin", [("r1", "router", "10.0.0.1"),
-                                                     ("w1", "workstation", "10.0.1.11")], wg_pub, wg_key)
+    inv = artifacts.inventory(tmp_path, "ssh-ed25519 AAAA lab", [("r1", "router", "10.0.0.1"),
+                                                                 ("w1", "workstation", "10.0.1.11")], wg_pub, wg_key)
     hosts = yaml.safe_load((inv / "hosts.yml").read_text())
     groups = hosts["all"]["children"]
     assert set(groups) == {"router", "switch", "workstations", "core"}
     assert groups["workstations"]["hosts"]["w1"] == {"ansible_host": "10.0.1.11"}
     gv = yaml.safe_load((inv / "group_vars" / "all.yml").read_text())
-    assert gv["hubkit_lab"] is True and gv["ansible_become"] is True
+    assert gv["hubkit_lab"] is True and gv["hubkit_lab_ssh_public_key"] == "ssh-ed25519 AAAA lab"
     assert gv["hubkit_vpn_peer_public_key"] == wg_pub
+    # Connection details and the lab's own variables only: user and become come from the render.
+    assert set(gv) <= set(artifacts.CONNECTION_VARS + artifacts.LAB_VARS)
     assert "StrictHostKeyChecking=yes" in gv["ansible_ssh_common_args"]
+    assert f"UserKnownHostsFile={tmp_path / 'site_known_hosts'}" in gv["ansible_ssh_common_args"]
     # No SSH master for Ansible: under Mitogen it kept the hosts' interpreters alive after a run.
     assert "ControlMaster" not in gv["ansible_ssh_common_args"]
     assert "ControlPersist" not in gv["ansible_ssh_common_args"]

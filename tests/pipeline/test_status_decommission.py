@@ -35,17 +35,17 @@ def test_status_reports_each_stage(rendered, run_cli):
     assert "STALE" in table.output and "zeitz" in table.output
 
 
-def test_open_without_lab_stops_at_configure_and_journals(rendered):
+def test_open_without_lab_stops_at_bootstrap_and_journals(rendered):
     r = hubkit(rendered, "open", "zeitz")
     assert r.returncode == 2, r.stderr
-    assert "configuring the site's real hosts needs confirmation" in r.stderr
+    assert "bootstrapping the site's delivered hosts needs confirmation" in r.stderr
     assert "Traceback" not in r.stderr
     for step in ("validate", "secrets", "render", "plan"):
         assert f"✓ {step}" in r.stderr
     assert "lab                skipped: not requested" in r.stderr
     states = Journal(journal_path(rendered, "zeitz")).states()
-    assert states["configure"].result == "failed" and states["plan"].done
-    # The re-run says it skips the unchanged steps and resumes at configure.
+    assert states["bootstrap"].result == "failed" and states["plan"].done
+    # The re-run says it skips the unchanged steps and resumes at bootstrap.
     r2 = hubkit(rendered, "open", "zeitz")
     assert r2.stderr.count("skipped: inputs unchanged") == 4
     assert "resuming: last attempt failed" in r2.stderr

@@ -75,9 +75,15 @@ def test_inventory(fleet_root):
     assert inv["router"]["hosts"]["zeitz-rt01"]["ansible_host"] == "10.64.2.129"
     assert inv["switch"]["hosts"]["zeitz-sw01"]["ansible_host"] == "10.64.2.130"
     assert inv["workstations"]["hosts"]["zeitz-ws01"]["ansible_host"] == "10.64.0.11"
-    assert inv["core"]["hosts"]["dc-core"]["ansible_host"] == "203.0.113.1"
+    # The concentrator at its management address from fleet.yaml, not the hub's uplink gateway.
+    assert inv["core"]["hosts"]["dc-core"]["ansible_host"] == "10.0.0.1"
     gv = yaml.safe_load(files["inventory/group_vars/all.yml"])
-    assert all(k.startswith("hubkit_") for k in gv)
+    # Complete for a real site: who connects, become, strict host keys against the fleet's record.
+    assert gv["ansible_user"] == "op-lange" and gv["ansible_become"] is True
+    assert "StrictHostKeyChecking=yes" in gv["ansible_ssh_common_args"]
+    assert gv["hubkit_known_hosts"] == "{{ inventory_dir }}/../../../known_hosts/zeitz"
+    assert [a["username"] for a in gv["hubkit_admins"]] == ["op-lange", "op-weber"]
+    assert all(k.startswith("hubkit_") for k in gv if not k.startswith("ansible_"))
     assert gv["hubkit_vpn_peer_public_key"] == "D8Xi0knAWFoXtOMa8i24TN5lexSK9/cpwx1Jwki6pRM="
     hv = yaml.safe_load(files["inventory/host_vars/zeitz-ws01.yml"])
     assert hv["hubkit_assigned_user"] == "zz-lead" and hv["hubkit_segment"] == "staff"

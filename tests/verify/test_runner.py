@@ -7,7 +7,7 @@ import json
 import pytest
 
 from hubkit import verify
-from hubkit.errors import PrerequisiteError
+from hubkit.errors import UsageError, PrerequisiteError
 from hubkit.verify import Target
 
 from .conftest import write
@@ -123,20 +123,23 @@ def test_no_inventory_is_a_missing_prerequisite(toy_fleet):
     assert e.value.exit_code == 3 and "hubkit render zeitz" in e.value.hint
 
 
-def test_inventory_ssh_config(tmp_path):
-    inv = write(tmp_path / "hosts.yml", """
-        all:
-          children:
-            router:
-              hosts:
-                zeitz-rt01: {ansible_host: 10.64.2.129, ansible_user: hubadmin}
-            workstations:
-              hosts:
-                zeitz-ws01: {ansible_host: 10.64.0.11, ansible_port: 2222}
-        """)
-    cfg = verify.inventory_ssh_config(inv)
-    assert "Host zeitz-rt01\n  HostName 10.64.2.129\n  User hubadmin\n" in cfg
-    assert "Host zeitz-ws01\n  HostName 10.64.0.11\n  Port 2222\n" in cfg
+def test_site_ssh_config_from_the_fleet(toy_fleet, tmp_path):
+    """A real site's ssh_config: the hub's connect admin, the fleet's recorded host keys, the
+    operator's key and jump host, and one block per host at its rendered address."""
+    from hubkit.render import render_fleet
+    from hubkit.fleet.repo import load_fleet
+    render_fleet(load_fleet(toy_fleet), ["zeitz"])
+    key = tmp_path / "id_ops"
+    key.write_text("not really a key\n")
+    t = verify.resolve(toy_fleet, "zeitz", lab=False, user="op-weber", private_key=key, jump="ops@bastion:2222")
+    cfg = t.ssh_config_text
+    assert t.sudo and t.ssh_config is None
+    assert "Host zeitz-rt01\n  HostName 10.64.2.129\n  HostKeyAlias zeitz-rt01\n" in cfg
+    assert "  User op-weber\n" in cfg and f"  IdentityFile {key.resolve()}\n" in cfg
+    assert "  ProxyJump ops@bastion:2222\n" in cfg and "  StrictHostKeyChecking yes\n" in cfg
+    assert f"  UserKnownHostsFile {toy_fleet.resolve()}/known_hosts/zeitz\n" in cfg
+    with pytest.raises(UsageError, match="unknown admin 'nobody'"):
+        verify.resolve(toy_fleet, "zeitz", lab=False, user="nobody")
 
 
 def test_ssh_options_share_one_master_per_host(tmp_path):

@@ -67,7 +67,7 @@ def test_every_check_is_tagged_from_the_table(collected):
 def test_each_role_has_its_checks(collected):
     names = {g: {n.split("::")[-1].split("[")[0] for n, _ in items} for g, items in collected.items()}
     common = {"test_hostname", "test_sshd_no_password_auth", "test_sshd_no_root_login", "test_sshd_mgmt_only",
-              "test_admin_account", "test_only_admin_has_sudo", "test_chrony_synced",
+              "test_admin_accounts", "test_no_unlisted_admin", "test_only_admin_has_sudo", "test_chrony_synced",
               "test_unattended_upgrades_enabled", "test_log_forwarding", "test_only_expected_listeners"}
     assert common <= names["router"] and common <= names["switch"] and common <= names["workstation"]
     assert {"test_ip_forwarding", "test_ruleset_matches_rendered", "test_default_deny",

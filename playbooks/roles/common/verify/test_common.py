@@ -35,14 +35,12 @@ LISTENERS = {
 @pytest.fixture(scope="module")
 def facts(host, hub):
     """Everything the common checks read, fetched in one round trip (see snapshot)."""
-    admin = hub.admin.username
+    names = " ".join(a.username for a in hub.hub_admins())
     return snapshot(host, {
         "hostname": "hostname",
         "etc_hostname": "cat /etc/hostname",
         "sshd_t": "sshd -T",
-        "admin_passwd": f"getent passwd {admin}",
-        "admin_sudo": f"sudo -n -l -U {admin}",
-        "admin_keys": f"h=$(getent passwd {admin} | cut -d: -f6); stat -c %s \"$h/.ssh/authorized_keys\"",
+        "admins": ADMIN_SCAN.replace("@ADMINS@", names),
         "sudo_scan": SUDOERS_SCAN,
         "chrony_active": "systemctl is-active chrony",
         "chrony_sources": "chronyc -n sources",
@@ -109,11 +107,12 @@ def test_sshd_no_root_login(sshd_t):
 
 @pytest.mark.bsi("SYS.1.3.A8", "NET.1.1.A21", "NET.1.1.A23")
 def test_sshd_mgmt_only(sshd_t, facts, plan, topo, hub):
-    """Logins only for the admin from the mgmt segment; router/switch listen on mgmt only."""
+    """Logins only for the hub's admins from the mgmt segment; router/switch listen on mgmt only."""
     mgmt = topo.segments["mgmt"].prefix
     allow = sshd_t.get("allowusers", [])
-    want = f"{hub.admin.username}@{mgmt}"
-    expect(allow == [want], f"AllowUsers {want}", f"AllowUsers {' '.join(allow) or '(any user, any source)'}")
+    want = [f"{a.username}@{mgmt}" for a in hub.hub_admins()]
+    expect(sorted(allow) == sorted(want), f"AllowUsers {' '.join(want)}",
+           f"AllowUsers {' '.join(allow) or '(any user, any source)'}")
     if plan.role in ("router", "switch"):
         # Network devices with addresses in several segments must bind sshd to mgmt only.
         listen = sorted(sshd_t.get("listenaddress", []))
@@ -122,16 +121,57 @@ def test_sshd_mgmt_only(sshd_t, facts, plan, topo, hub):
                f"ListenAddress {', '.join(listen)} on a host with {', '.join(host_addresses(facts))}")
 
 
+# Per admin: present/absent, sudo, and each authorized key; then the members of the
+# group that marks hubkit's admin accounts.
+ADMIN_SCAN = r"""
+for u in @ADMINS@; do
+  h=$(getent passwd "$u" | cut -d: -f6)
+  if [ -z "$h" ]; then echo "absent:$u"; continue; fi
+  echo "present:$u"
+  sudo -n -l -U "$u" 2>/dev/null | grep -q 'may run the following' && echo "sudo:$u"
+  [ -f "$h/.ssh/authorized_keys" ] && sed "s|^|key:$u:|" "$h/.ssh/authorized_keys"
+done
+echo "group:$(getent group hubkit-admin | cut -d: -f4)"
+"""
+
+
+def _admin_scan(facts) -> dict:
+    out = {"absent": set(), "present": set(), "sudo": set(), "keys": {}, "group": set()}
+    for line in facts["admins"].stdout.splitlines():
+        kind, _, rest = line.partition(":")
+        if kind in ("absent", "present", "sudo"):
+            out[kind].add(rest)
+        elif kind == "key":
+            user, _, key = rest.partition(":")
+            out["keys"].setdefault(user, set()).add(" ".join(key.split()[:2]))
+        elif kind == "group":
+            out["group"] = {m for m in rest.split(",") if m}
+    return out
+
+
 @pytest.mark.bsi("ORP.4.A1", "ORP.4.A9", "ORP.4.A23")
-def test_admin_account(facts, hub):
-    admin = hub.admin.username
-    expect(facts["admin_passwd"].rc == 0, f"admin account {admin}", "no such user")
-    sudo = facts["admin_sudo"].stdout
-    expect("(ALL" in sudo and "ALL" in sudo.split("may run the following")[-1],
-           f"{admin} may run all commands with sudo", "no sudo rule for it")
-    size = facts["admin_keys"].stdout.strip()
-    expect(facts["admin_keys"].rc == 0 and size.isdigit() and int(size) > 0,
-           f"~{admin}/.ssh/authorized_keys with a key", "no key file" if facts["admin_keys"].rc else "an empty one")
+def test_admin_accounts(facts, hub, hk):
+    """Each of the hub's admins has an account, sudo, and exactly their own keys from the fleet."""
+    scan = _admin_scan(facts)
+    lab_key = hk.lab_public_key
+    for a in hub.hub_admins():
+        u = a.username
+        expect(u in scan["present"], f"admin account {u}", "no such user")
+        expect(u in scan["sudo"], f"{u} may run all commands with sudo", "no sudo rule for it")
+        want = {" ".join(k.split()[:2]) for k in a.ssh_keys}
+        have = scan["keys"].get(u, set())
+        # The lab authorizes its own key for the admin it connects as (docs/lab.md).
+        extra = have - want - ({lab_key} if lab_key and u == hub.connect_user() else set())
+        expect(want <= have and not extra, f"~{u}/.ssh/authorized_keys with exactly its {len(want)} fleet key(s)",
+               f"missing {len(want - have)}, unknown {len(extra)}")
+
+
+@pytest.mark.bsi("ORP.4.A1", "ORP.4.A23")
+def test_no_unlisted_admin(facts, hub):
+    """Absence: nobody is in hubkit's admin group whom the fleet does not list for this hub."""
+    members = _admin_scan(facts)["group"]
+    extra = sorted(members - {a.username for a in hub.hub_admins()})
+    expect(not extra, "only the fleet's admins in group hubkit-admin", f"also {', '.join(extra)}")
 
 
 # Lists every account other than root with a login shell that sudo lets run something,
@@ -149,15 +189,15 @@ echo "group:$(getent group admin | cut -d: -f4)"
 
 @pytest.mark.bsi("ORP.4.A1", "ORP.4.A9", "ORP.4.A23")
 def test_only_admin_has_sudo(facts, hub):
-    """Staff (and anyone else) have no sudo: only the hub admin account does."""
+    """Staff (and anyone else) have no sudo: only the hub's admin accounts do."""
     out = facts["sudo_scan"].stdout
-    admin = hub.admin.username
-    sudoers = sorted({line[5:] for line in out.splitlines() if line.startswith("sudo:")} - {admin})
+    admins = {a.username for a in hub.hub_admins()}
+    sudoers = sorted({line[5:] for line in out.splitlines() if line.startswith("sudo:")} - admins)
     members = sorted({m for line in out.splitlines() if line.startswith("group:")
-                      for m in line[6:].split(",") if m} - {admin})
+                      for m in line[6:].split(",") if m})
     staff = {s.username for s in hub.staff}
     found = [f"{u} (staff)" if u in staff else u for u in sorted(set(sudoers) | set(members))]
-    expect(not found, f"sudo for {admin} only", f"sudo also for {', '.join(found)}")
+    expect(not found, f"sudo for the admins ({', '.join(sorted(admins))}) only", f"sudo also for {', '.join(found)}")
 
 
 def expected_ntp(plan, topo, hub) -> list[str] | None:
