@@ -109,8 +109,17 @@ def _netns(argv: list[str], access: Access) -> list[str]:
     return ["ip", "netns", "exec", access.netns, *argv] if access.netns else argv
 
 
-def admin_login_ok(access: Access, t: Target) -> bool:
-    """The connect admin logs in with its key and may use sudo (no password)."""
+def admin_login_ok(access: Access, t: Target, presented: dict[str, str] | None = None) -> bool:
+    """The connect admin logs in with its key and may use sudo (no password).
+
+    ``presented``: check against these just-scanned keys instead of the record
+    (a host a killed run had taken over before it recorded the key).
+    """
+    if presented is not None:
+        with tempfile.TemporaryDirectory(prefix="hubkit-kh-") as tmp:
+            kh = Path(tmp) / "known_hosts"
+            kh.write_text("".join(f"{t.name},{t.address} {typ} {key}\n" for typ, key in sorted(presented.items())))
+            return admin_login_ok(dataclasses.replace(access, known_hosts=kh), t)
     argv = _netns(["ssh", *access.ssh_options(), "-o", f"HostKeyAlias={t.name}", t.address, "sudo", "-n", "true"], access)
     p = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60)
     return p.returncode == 0
@@ -123,8 +132,13 @@ def _examine(access: Access, t: Target) -> tuple[HostOutcome | None, dict[str, s
     presented = hostkeys.scan(t.address, access.netns)
     if not presented:
         return HostOutcome(t.name, t.address, "unreachable", "no SSH host key answered on port 22"), {}
-    if hostkeys.check(access.known_hosts, t.name, t.address, presented) and admin_login_ok(access, t):
-        return HostOutcome(t.name, t.address, "already", "host key recorded, admin login works"), presented
+    if hostkeys.check(access.known_hosts, t.name, t.address, presented):
+        if admin_login_ok(access, t):
+            return HostOutcome(t.name, t.address, "already", "host key recorded, admin login works"), presented
+    elif admin_login_ok(access, t, presented):
+        # Taken over by a run that was stopped before it recorded the key: record it now.
+        hostkeys.record(access.known_hosts, t.name, t.address, presented)
+        return HostOutcome(t.name, t.address, "already", "admin login works; host key recorded now"), presented
     return None, presented
 
 
@@ -161,6 +175,16 @@ def bootstrap(fleet_root: Path, hub_id: str, *, lab: bool = False,
                          "hosts: " + ", ".join(t.name for t in all_targets))
     chosen = [t for t in all_targets if not limit or t.name in limit]
     result = BootstrapResult(hub_id, lab, known_hosts=str(access.known_hosts))
+    if credential is not None:
+        _check_credential(credential)
+    never = [t.name for t in chosen if not t.vendor and not hostkeys.recorded(access.known_hosts, t.name)]
+    if never and credential is None:
+        # Decided from the record alone: nothing is contacted without the credential.
+        raise PrerequisiteError(
+            f"{', '.join(never)} of hub {hub_id} were never bootstrapped (no host key recorded in "
+            f"{access.known_hosts})",
+            f"give the installer credential: `hubkit bootstrap {hub_id} --installer-key FILE` "
+            "(or --installer-password to be asked)")
 
     with hub_lock(fleet_root, hub_id, command="bootstrap", wait=wait):
         with ThreadPoolExecutor(max_workers=8) as pool:
@@ -180,12 +204,6 @@ def bootstrap(fleet_root: Path, hub_id: str, *, lab: bool = False,
                 f"{sum(1 for t, _ in todo if hostkeys.recorded(access.known_hosts, t.name))} of them)",
                 f"give the installer credential: `hubkit bootstrap {hub_id} --installer-key FILE` "
                 "(or --installer-password to be asked)")
-        if credential.password is not None and shutil.which("sshpass") is None:
-            raise PrerequisiteError("a password login needs sshpass on this machine",
-                                    "apt-get install sshpass, or use --installer-key")
-        if credential.key is not None and not Path(credential.key).is_file():
-            raise PrerequisiteError(f"installer key {credential.key} does not exist",
-                                    "pass the private key the hosts were installed with")
         d = runs_dir(fleet_root, hub_id)
         d.mkdir(parents=True, exist_ok=True)
         result.log_path = str(d / "bootstrap.log")
@@ -204,6 +222,15 @@ def bootstrap(fleet_root: Path, hub_id: str, *, lab: bool = False,
                                             "" if ok else f"{access.user} cannot log in with its key afterwards"))
     result.hosts.sort(key=lambda h: [t.name for t in all_targets].index(h.name))
     return result
+
+
+def _check_credential(credential: InstallerCredential) -> None:
+    if credential.password is not None and shutil.which("sshpass") is None:
+        raise PrerequisiteError("a password login needs sshpass on this machine",
+                                "apt-get install sshpass, or use --installer-key")
+    if credential.key is not None and not Path(credential.key).is_file():
+        raise PrerequisiteError(f"installer key {credential.key} does not exist",
+                                "pass the private key the hosts were installed with")
 
 
 def _run_playbook(fleet_root, hub_id, access: Access, cred: InstallerCredential, todo, lab_tgt,

@@ -420,11 +420,15 @@ def _first_contact(fleet_root: Path, hub_id: str, hub, info, access, *, lab: boo
     if not res.ok:
         bad = [f"{h.name}: {h.status} {h.message}".strip() for h in res.hosts if h.status not in
                ("already", "bootstrapped", "vendor")]
-        raise HubkitError("bootstrap failed: " + "; ".join(bad), f"see {res.log_path}")
+        raise HubkitError("bootstrap failed: " + "; ".join(bad),
+                          f"see {res.log_path}" if res.log_path else
+                          "check that the hosts answer SSH from here (address, cabling, jump host)")
     return [h.name for h in res.hosts if h.status == "bootstrapped"]
 
 
-HOST_KEY_CHANGED = ("REMOTE HOST IDENTIFICATION HAS CHANGED", "Host key verification failed")
+# How ssh and Ansible (2.19: "...unrecognized or mismatching host key") report a refused host key.
+HOST_KEY_CHANGED = ("REMOTE HOST IDENTIFICATION HAS CHANGED", "Host key verification failed",
+                    "mismatching host key")
 
 
 def configure(fleet_root: Path, hub_id: str, *, lab: bool = False, check: bool = False,
@@ -453,7 +457,7 @@ def configure(fleet_root: Path, hub_id: str, *, lab: bool = False, check: bool =
         result.bootstrapped = first
         for f in result.failures:
             if any(m in f.get("msg", "") for m in HOST_KEY_CHANGED):
-                f["msg"] = (f"the host key differs from the one recorded in {access.known_hosts}; refused. "
+                f["msg"] = (f"the host key is not the one recorded in {access.known_hosts}; refused. "
                             "If the host was replaced on purpose, delete its lines there and run "
                             "`hubkit bootstrap` again")
         if not check:

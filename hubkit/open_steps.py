@@ -231,7 +231,8 @@ def _bootstrap(ctx):
     if not res.ok:
         bad = ", ".join(f"{h.name} ({h.status})" for h in res.hosts
                         if h.status not in ("already", "bootstrapped", "vendor"))
-        raise HubkitError(f"bootstrap failed on {bad}", f"see {res.log_path}")
+        raise HubkitError(f"bootstrap failed on {bad}", f"see {res.log_path}" if res.log_path else
+                          "check that the hosts answer SSH from here (address, cabling, jump host)")
     return ", ".join(f"{n} {k}" for k, n in sorted(counts.items()))
 
 

@@ -44,14 +44,15 @@ def problem(line: str) -> str | None:
     except (binascii.Error, ValueError):
         return "the key data is not valid base64"
     try:
+        [name] = _strings(blob, 1)
+        if name.decode(errors="replace") != kind:
+            return f"the key data is a {name.decode(errors='replace')!r} key, not {kind!r}"
         if kind == "ssh-rsa":
-            name, _e, n = _strings(blob, 3)
+            _name, _e, n = _strings(blob, 3)
         else:
-            name, _rest = _strings(blob, 2)
+            _strings(blob, 2)
     except ValueError as e:
         return str(e)
-    if name.decode(errors="replace") != kind:
-        return f"the key data is a {name.decode(errors='replace')!r} key, not {kind!r}"
     if kind == "ssh-rsa":
         bits = int.from_bytes(n, "big").bit_length()
         if bits < RSA_MIN_BITS:

@@ -129,7 +129,7 @@ for u in @ADMINS@; do
   if [ -z "$h" ]; then echo "absent:$u"; continue; fi
   echo "present:$u"
   sudo -n -l -U "$u" 2>/dev/null | grep -q 'may run the following' && echo "sudo:$u"
-  [ -f "$h/.ssh/authorized_keys" ] && sed "s|^|key:$u:|" "$h/.ssh/authorized_keys"
+  [ -f "$h/.ssh/authorized_keys" ] && awk -v u="$u" '{print "key:" u ":" $0}' "$h/.ssh/authorized_keys"
 done
 echo "group:$(getent group hubkit-admin | cut -d: -f4)"
 """
