@@ -87,6 +87,21 @@ def _q(text: str) -> str:
     return json.dumps(text, ensure_ascii=False)
 
 
+def _interfaces_comment(segment_plan) -> list[str]:
+    """Commented ``router.interfaces`` for the site's NIC names (the defaults need no entry)."""
+    trunk = "enp2s0"
+    names = ", ".join(f"{name}: {trunk}.{seg.vlan}" for name, seg in segment_plan.items())
+    return [
+        "  # Interface names on the router (Linux names, at most 15 characters).",
+        "  # Defaults: uplink wan0 and one port vl<vlan> per segment.  With `trunk`,",
+        "  # the segments are 802.1Q VLAN interfaces on that one port (networkd .netdev).",
+        "  # interfaces:",
+        "  #   uplink: enp1s0",
+        f"  #   trunk: {trunk}",
+        f"  #   segments: {{{names}}}",
+    ]
+
+
 def render_hub_file(fleet: Fleet, hub_id: str, name: str, municipality: str,
                     workplaces: int, region: str | None) -> str:
     cfg = fleet.config
@@ -135,8 +150,10 @@ def render_hub_file(fleet: Fleet, hub_id: str, name: str, municipality: str,
         "",
         "router:",
         f"  hostname: {hub_id}-rt01",
+        *_interfaces_comment(cfg.segment_plan),
         "switch:",
         f"  hostname: {hub_id}-sw01",
+        "  # dialect: linux-bridge (default) or cisco-ios; in the lab a Linux bridge stands in for IOS.",
         "",
         f"# One entry per fixed workplace ({workplaces}); assign staff with assigned_to.",
         "workstations:",

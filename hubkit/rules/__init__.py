@@ -313,3 +313,7 @@ def findings_by_hub(findings: list[Finding]) -> dict[str | None, list[Finding]]:
     for f in findings:
         out.setdefault(f.hub, []).append(f)
     return out
+
+
+# Rules kept in their own modules register on import (after `rule` exists).
+from hubkit.rules import interfaces as _interfaces  # noqa: E402,F401
