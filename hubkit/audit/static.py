@@ -551,6 +551,27 @@ def _bridges(src):
                    f"ports in several bridges: {dup}; bridges {segs}", src.ref(rel))
 
 
+# Which catalog rows each IOS check backs (hubkit.audit.catalog names the prefixes).
+IOS_EVIDENCE = {"vlans": "switch.ios_segments", "access_ports": "switch.ios_segments",
+                "trunk": "switch.ios_segments", "mgmt": "switch.ios_segments",
+                "unused_ports": "switch.ios_ports",
+                "ssh_v2": "switch.ios_admin", "no_telnet": "switch.ios_admin", "no_http": "switch.ios_admin"}
+
+
+@static("switch.ios")
+def _ios(src):
+    """The rendered IOS config of a cisco-ios switch (only then is it what gets deployed)."""
+    from hubkit import ios_check
+    if not ios_check.applies(src.hub):
+        return
+    text = src.read(ios_check.CONFIG)
+    if text is None:
+        return
+    for r in ios_check.check(text, src.hub, src.topo):
+        yield Evidence(f"{IOS_EVIDENCE[r.id]}:{r.id}", RENDERED, r.ok, f"IOS switch config: {r.title}",
+                       r.detail, src.ref(ios_check.CONFIG, r.line))
+
+
 # ---------------------------------------------------------------- model, manifest, plan
 
 @static("segments.separate")

@@ -86,8 +86,9 @@ def ssh_config(lab_dir: Path, admin: str, hosts: list[tuple[str, str]]) -> Path:
 
 
 def inventory(lab_dir: Path, admin: str, hosts: list[tuple[str, str, str]], wg_pub: str,
-              wg_key: Path) -> Path:
-    """``hosts``: (name, role, address) for the managed hosts."""
+              wg_key: Path, switch_standin: dict | None = None) -> Path:
+    """``hosts``: (name, role, address) for the managed hosts; ``switch_standin``: the
+    Linux stand-in for a vendor switch (``hubkit.lab.standin.prepare``), if the hub has one."""
     inv = lab_dir / "inventory"
     (inv / "group_vars").mkdir(parents=True, exist_ok=True)
     groups: dict[str, dict] = {g: {"hosts": {}} for g in sorted(GROUPS.values())}
@@ -110,6 +111,10 @@ def inventory(lab_dir: Path, admin: str, hosts: list[tuple[str, str, str]], wg_p
         "hubkit_vpn_peer_public_key": wg_pub,
         "hubkit_lab_core_wg_private_key_file": str(wg_key),
     }
+    if switch_standin is not None:
+        # A lab variable, not a connection detail: the playbook manages the switch
+        # as a Linux bridge and skips the vendor play (docs/lab.md).
+        all_vars["hubkit_lab_switch_standin"] = switch_standin
     _write(inv / "group_vars" / "all.yml", "# hubkit lab overrides: connection settings only\n"
            + yaml.safe_dump(all_vars, sort_keys=True))
     return inv
