@@ -60,15 +60,22 @@ def init_single_hub_fleet(path: Path, hub_id: str, source: str = "zeitz") -> Pat
     Tests and benchmarks use this so that their labs (named after the hub id)
     never collide with an engineer's own lab of the example hub.
     """
+    return init_renamed_fleet(path, {source: hub_id})
+
+
+def init_renamed_fleet(path: Path, renames: dict[str, str]) -> Path:
+    """The example fleet with only the hubs named in ``renames`` (example id -> new id), renamed."""
     path = Path(path)
     init_fleet(path)
     hubs = path / HUBS_DIR
-    text = (hubs / f"{source}.yaml").read_text(encoding="utf-8")
+    texts = {new: (hubs / f"{source}.yaml").read_text(encoding="utf-8") for source, new in renames.items()}
     for f in hubs.glob("*.yaml"):
         f.unlink()
-    (hubs / f"{hub_id}.yaml").write_text(
-        re.sub(rf"(?m)^id: {re.escape(source)}$", f"id: {hub_id}", text), encoding="utf-8")
+    for (source, new), text in zip(renames.items(), texts.values()):
+        (hubs / f"{new}.yaml").write_text(
+            re.sub(rf"(?m)^id: {re.escape(source)}$", f"id: {new}", text), encoding="utf-8")
     return path
+
 
 def _dns_suffix(fleet: Fleet, region: str | None) -> str:
     suffix = ((fleet.config.defaults.get("services") or {}).get("central") or {}).get("dns_suffix", "")
