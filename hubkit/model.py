@@ -67,9 +67,27 @@ class Vpn(Strict):
     keepalive: int = 25
 
 
+class RouterInterfaces(Strict):
+    """The router's interface names, as the site's hardware has them.
+
+    Name syntax, uniqueness and segment keys are fleet rules (HK126-HK128);
+    ``hubkit.topology`` applies the defaults, so render, lab and verify agree.
+    """
+
+    # Towards the internet provider (and the data centre's concentrator).
+    uplink: str = "wan0"
+    # One port carrying every segment as an 802.1Q VLAN interface (a single
+    # cable to the switch's trunk).  Unset: one port per segment.
+    trunk: str | None = None
+    # Segment name -> its interface (default ``vl<vlan>``); with ``trunk``,
+    # the name of the segment's VLAN interface on it.
+    segments: dict[str, str] = Field(default_factory=dict)
+
+
 class Router(Strict):
     hostname: str
     platform: Literal["debian"] = "debian"
+    interfaces: RouterInterfaces = Field(default_factory=RouterInterfaces)
 
 
 class Switch(Strict):

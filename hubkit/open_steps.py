@@ -249,6 +249,10 @@ def _configure(ctx):
     if not ctx.lab and not ctx.yes:
         raise UsageError("configuring the site's real hosts needs confirmation",
                                 f"re-run with --yes, or open in the lab: `hubkit open {ctx.hub_id} --lab`")
+    from hubkit.lab.standin import before_configure
+    # A vendor switch is checked before anything changes; said in the step's message
+    # (output and journal).
+    notes = before_configure(_build(ctx), _hub(ctx), ctx.lab)
     res = configure.configure(ctx.fleet_root, ctx.hub_id, lab=ctx.lab, verbosity=max(ctx.verbose - 1, 0),
                               credential=ctx.credential, **ctx.access)
     if not res.succeeded:
@@ -256,7 +260,7 @@ def _configure(ctx):
         raise HubkitError(f"configure failed on {where}",
                           f"see {_runs(ctx) / 'configure.log'}")
     changed = sum(h.changed for h in res.hosts.values())
-    return f"{len(res.hosts)} hosts, changed={changed}"
+    return "; ".join([f"{len(res.hosts)} hosts, changed={changed}", *notes])
 
 
 def _verify_inputs(ctx):

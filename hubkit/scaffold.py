@@ -60,15 +60,22 @@ def init_single_hub_fleet(path: Path, hub_id: str, source: str = "zeitz") -> Pat
     Tests and benchmarks use this so that their labs (named after the hub id)
     never collide with an engineer's own lab of the example hub.
     """
+    return init_renamed_fleet(path, {source: hub_id})
+
+
+def init_renamed_fleet(path: Path, renames: dict[str, str]) -> Path:
+    """The example fleet with only the hubs named in ``renames`` (example id -> new id), renamed."""
     path = Path(path)
     init_fleet(path)
     hubs = path / HUBS_DIR
-    text = (hubs / f"{source}.yaml").read_text(encoding="utf-8")
+    texts = {new: (hubs / f"{source}.yaml").read_text(encoding="utf-8") for source, new in renames.items()}
     for f in hubs.glob("*.yaml"):
         f.unlink()
-    (hubs / f"{hub_id}.yaml").write_text(
-        re.sub(rf"(?m)^id: {re.escape(source)}$", f"id: {hub_id}", text), encoding="utf-8")
+    for (source, new), text in zip(renames.items(), texts.values()):
+        (hubs / f"{new}.yaml").write_text(
+            re.sub(rf"(?m)^id: {re.escape(source)}$", f"id: {new}", text), encoding="utf-8")
     return path
+
 
 def _dns_suffix(fleet: Fleet, region: str | None) -> str:
     suffix = ((fleet.config.defaults.get("services") or {}).get("central") or {}).get("dns_suffix", "")
@@ -85,6 +92,21 @@ def _dns_suffix(fleet: Fleet, region: str | None) -> str:
 def _q(text: str) -> str:
     """A YAML double-quoted scalar (JSON string escapes are valid YAML ones)."""
     return json.dumps(text, ensure_ascii=False)
+
+
+def _interfaces_comment(segment_plan) -> list[str]:
+    """Commented ``router.interfaces`` for the site's NIC names (the defaults need no entry)."""
+    trunk = "enp2s0"
+    names = ", ".join(f"{name}: {trunk}.{seg.vlan}" for name, seg in segment_plan.items())
+    return [
+        "  # Interface names on the router (Linux names, at most 15 characters).",
+        "  # Defaults: uplink wan0 and one port vl<vlan> per segment.  With `trunk`,",
+        "  # the segments are 802.1Q VLAN interfaces on that one port (networkd .netdev).",
+        "  # interfaces:",
+        "  #   uplink: enp1s0",
+        f"  #   trunk: {trunk}",
+        f"  #   segments: {{{names}}}",
+    ]
 
 
 def render_hub_file(fleet: Fleet, hub_id: str, name: str, municipality: str,
@@ -135,8 +157,10 @@ def render_hub_file(fleet: Fleet, hub_id: str, name: str, municipality: str,
         "",
         "router:",
         f"  hostname: {hub_id}-rt01",
+        *_interfaces_comment(cfg.segment_plan),
         "switch:",
         f"  hostname: {hub_id}-sw01",
+        "  # dialect: linux-bridge (default) or cisco-ios; in the lab a Linux bridge stands in for IOS.",
         "",
         f"# One entry per fixed workplace ({workplaces}); assign staff with assigned_to.",
         "workstations:",

@@ -5,14 +5,17 @@ configs, the lab's wiring and the verify suites can never disagree about
 which address or port a host has.
 
 Conventions (documented in README "Addressing"):
-- the router has the first host address of every segment, on interface
-  ``vl<vlan>`` (named after the VLAN it would be on a trunk);
+- the router has the first host address of every segment, on the interface
+  ``router.interfaces.segments[<name>]``, default ``vl<vlan>`` (named after
+  the VLAN it is on a trunk); with ``router.interfaces.trunk`` these are
+  802.1Q VLAN interfaces on that port, otherwise one port each;
 - the switch has the second host address of the mgmt segment, on ``br-mgmt``;
 - workstation *i* of a segment gets the static lease ``hosts[10 + i]``;
 - DHCP pools are the upper half of each segment's hosts (minus the last);
 - the lab's engineer laptop ("mgmt" host) uses the last mgmt host address;
-- the router's WAN is ``wan0``; the core (data centre) side is the uplink
-  gateway, the VPN endpoint and the central service addresses.
+- the router's WAN is ``router.interfaces.uplink`` (default ``wan0``); the
+  core (data centre) side is the uplink gateway, the VPN endpoint and the
+  central service addresses.
 """
 
 from __future__ import annotations
@@ -63,6 +66,9 @@ class Topology:
     mgmt_host: HostPlan
     wan_router: ipaddress.IPv4Interface
     wan_gateway: ipaddress.IPv4Address
+    wan_iface: str
+    # The port carrying the segments' VLAN interfaces (None: one port per segment).
+    trunk_iface: str | None
     vpn_endpoint_host: str
     vpn_endpoint_port: int
     central_addresses: list[ipaddress.IPv4Address] = field(default_factory=list)
@@ -120,6 +126,11 @@ def _endpoint(endpoint: str) -> tuple[str, int]:
     return host, int(port or 51820)
 
 
+def segment_iface(hub: Hub, name: str) -> str:
+    """The router's interface of segment ``name``: as named in the hub, else ``vl<vlan>``."""
+    return hub.router.interfaces.segments.get(name) or f"vl{hub.network.segments[name].vlan}"
+
+
 def build(hub: Hub) -> Topology:
     segments: dict[str, SegmentPlan] = {}
     for name, seg in hub.network.segments.items():
@@ -127,7 +138,7 @@ def build(hub: Hub) -> Topology:
         segments[name] = SegmentPlan(
             name=name, vlan=seg.vlan, prefix=seg.prefix,
             router_address=ipaddress.IPv4Interface(f"{hosts[0]}/{seg.prefix.prefixlen}"),
-            router_iface=f"vl{seg.vlan}", bridge=f"br-{name}",
+            router_iface=segment_iface(hub, name), bridge=f"br-{name}",
             dhcp=seg.dhcp, dhcp_range=dhcp_range(seg.prefix) if seg.dhcp else None,
             isolated=seg.isolated, vpn_access=seg.vpn_access,
         )
@@ -169,6 +180,7 @@ def build(hub: Hub) -> Topology:
     c = hub.services.central
     central = sorted({*c.dns, *c.ntp, *([c.syslog] if c.syslog else [])})
     conc = hub.vpn.concentrator
+    ifaces = hub.router.interfaces
     return Topology(hub.id, segments, router, switch, workstations, core, mgmt_host,
-                    wan_router, wan_gw, ep_host, ep_port, central,
+                    wan_router, wan_gw, ifaces.uplink, ifaces.trunk, ep_host, ep_port, central,
                     str(conc.management_address or conc.address))

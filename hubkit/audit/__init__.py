@@ -102,8 +102,20 @@ def scope(col, items: list[Evidence]) -> dict:
                      "(manifest hashes, configure recap, git history)."),
         "not_covered": ("Physical devices (firmware, disks, desktops), identity-realm settings and "
                         "restore tests are outside what hubkit can observe; those rows are manual."),
+        "stand_in": _stand_in(col, in_lab),
         "lab": col.lab,
     }
+
+
+def _stand_in(col, in_lab: bool) -> str | None:
+    """What the lab ran in place of a vendor device: its live evidence is the stand-in's."""
+    from hubkit.lab.standin import for_hub
+    s = for_hub(col.record.model) if in_lab else None
+    if s is None:
+        return None
+    return (f"{s.note()}. The switch rows' live evidence comes from that Linux stand-in, not from "
+            f"the {s.dialect} device; the {s.dialect} config itself is evidenced by the static "
+            "switch.ios_* items.")
 
 
 def bundle(col, rows: list[Row], items: list[Evidence]) -> dict:

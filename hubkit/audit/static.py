@@ -123,9 +123,6 @@ def _iface(src: Sources, segment: str) -> str:
     return src.topo.segments[segment].router_iface
 
 
-WAN_IFACE = "wan0"
-
-
 @static("nft.default_deny")
 def _default_deny(src):
     path, chains, _ = _nft(src)
@@ -148,17 +145,17 @@ def _guest_isolated(src):
         return
     fwd = chains["forward"]
     for seg in (s for s in src.topo.segments.values() if s.isolated):
-        iface = seg.router_iface
+        iface, wan = seg.router_iface, src.topo.wan_iface
         bad = [(n, r) for n, r in fwd.rules
                if f'iifname "{iface}"' in r and r.endswith("accept")
-               and f'oifname "{WAN_IFACE}"' not in r]
+               and f'oifname "{wan}"' not in r]
         # Forwarding into the site from an isolated segment needs an accept; none may exist.
         lines = [n for n, r in fwd.rules if f'iifname "{iface}"' in r] or [fwd.policy_line]
         yield Evidence(f"nft.guest_isolated:{seg.name}", RENDERED, not bad,
                        f"segment {seg.name} ({iface}) forwards to the WAN only",
                        "accept rules towards internal interfaces: " +
                        "; ".join(f"line {n}: {r}" for n, r in bad) if bad else
-                       f"every accept from {iface} is limited to oifname {WAN_IFACE}; "
+                       f"every accept from {iface} is limited to oifname {wan}; "
                        "everything else hits the forward policy drop",
                        src.ref(path, lines[0]))
 
@@ -418,7 +415,7 @@ def _ntp(src):
     npath, chains, _ = _nft(src)
     if chains and "input" in chains:
         wan_ntp = [(n, r) for n, r in chains["input"].rules
-                   if "dport 123" in r and f'iifname "{WAN_IFACE}"' in r]
+                   if "dport 123" in r and f'iifname "{src.topo.wan_iface}"' in r]
         yield Evidence("ntp.central:no_wan", RENDERED, not wan_ntp,
                        "no NTP into the firewall from the WAN",
                        "NTP accepted only from trusted segments" if not wan_ntp else
@@ -552,6 +549,27 @@ def _bridges(src):
                    f"{len(segs)} bridges ({', '.join(segs)}), {len(seen)} access ports, "
                    "no bridge between segments" if ok else
                    f"ports in several bridges: {dup}; bridges {segs}", src.ref(rel))
+
+
+# Which catalog rows each IOS check backs (hubkit.audit.catalog names the prefixes).
+IOS_EVIDENCE = {"vlans": "switch.ios_segments", "access_ports": "switch.ios_segments",
+                "trunk": "switch.ios_segments", "mgmt": "switch.ios_segments",
+                "unused_ports": "switch.ios_ports",
+                "ssh_v2": "switch.ios_admin", "no_telnet": "switch.ios_admin", "no_http": "switch.ios_admin"}
+
+
+@static("switch.ios")
+def _ios(src):
+    """The rendered IOS config of a cisco-ios switch (only then is it what gets deployed)."""
+    from hubkit import ios_check
+    if not ios_check.applies(src.hub):
+        return
+    text = src.read(ios_check.CONFIG)
+    if text is None:
+        return
+    for r in ios_check.check(text, src.hub, src.topo):
+        yield Evidence(f"{IOS_EVIDENCE[r.id]}:{r.id}", RENDERED, r.ok, f"IOS switch config: {r.title}",
+                       r.detail, src.ref(ios_check.CONFIG, r.line))
 
 
 # ---------------------------------------------------------------- model, manifest, plan

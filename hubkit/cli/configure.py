@@ -118,6 +118,13 @@ def configure_cmd(ctx, hub_id, lab, check, diff, limit, wait, user, private_key,
     """
     from hubkit.configure import configure
 
+    from hubkit.lab.standin import before_configure
+
+    hub = ctx.fleet().hub(hub_id).model
+    # A cisco-ios switch: its rendered config is checked first (a failure stops here),
+    # and in the lab a Linux bridge stands in for it (docs/lab.md).
+    for note in before_configure(ctx.fleet_root / "build" / hub_id, hub, lab) if hub else ():
+        click.echo(f"note: {note}", err=True)
     hosts = tuple(h.strip() for h in limit.split(",") if h.strip())
     show = not as_json and not is_ci() and sys.stderr.isatty()
     with _Progress(show) as progress:

@@ -88,6 +88,8 @@ def up_cmd(ctx, hub_id, rebuild, factory):
                    + (", factory state (run `hubkit bootstrap` next)" if factory else ""))
     if res.get("sysctl"):
         click.echo(f"note: machine-wide setting changed: {res['sysctl']}", err=True)
+    if res.get("standin"):
+        click.echo(f"note: lab stand-in: {res['standin']}", err=True)
     click.echo(f"ssh_config: {st['ssh_config']}\ninventory: {st['inventory']}")
 
 

@@ -99,12 +99,13 @@ def ssh_config(lab_dir: Path, admin: str, hosts: list[tuple[str, str]]) -> Path:
 # What the overlay may set: connection details, and the lab's own variables.
 CONNECTION_VARS = ("ansible_host", "ansible_ssh_private_key_file", "ansible_ssh_common_args")
 LAB_VARS = ("hubkit_lab", "hubkit_lab_ssh_public_key", "hubkit_vpn_peer_public_key",
-            "hubkit_lab_core_wg_private_key_file")
+            "hubkit_lab_core_wg_private_key_file", "hubkit_lab_switch_standin")
 
 
 def inventory(lab_dir: Path, lab_pub: str, hosts: list[tuple[str, str, str]], wg_pub: str,
-              wg_key: Path) -> Path:
-    """``hosts``: (name, role, address) for the managed hosts."""
+              wg_key: Path, switch_standin: dict | None = None) -> Path:
+    """``hosts``: (name, role, address) for the managed hosts; ``switch_standin``: the
+    Linux stand-in for a vendor switch (``hubkit.lab.standin.prepare``), if the hub has one."""
     inv = lab_dir / "inventory"
     (inv / "group_vars").mkdir(parents=True, exist_ok=True)
     groups: dict[str, dict] = {g: {"hosts": {}} for g in sorted(GROUPS.values())}
@@ -127,6 +128,10 @@ def inventory(lab_dir: Path, lab_pub: str, hosts: list[tuple[str, str, str]], wg
         "hubkit_vpn_peer_public_key": wg_pub,
         "hubkit_lab_core_wg_private_key_file": str(wg_key),
     }
+    if switch_standin is not None:
+        # A lab variable, not a connection detail: the playbook manages the switch
+        # as a Linux bridge and skips the vendor play (docs/lab.md).
+        all_vars["hubkit_lab_switch_standin"] = switch_standin
     _write(inv / "group_vars" / "all.yml", "# hubkit lab overlay: connection details and lab variables only\n"
            + yaml.safe_dump(all_vars, sort_keys=True))
     return inv

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from hubkit.errors import HubkitError, PrerequisiteError
-from hubkit.lab import artifacts, cgroups, hosts, image, prereq, wiring
+from hubkit.lab import artifacts, cgroups, hosts, image, prereq, standin, wiring
 from hubkit.lab.state import State, all_states, lab_dir, lab_lock, machine_lock
 
 PREFIX = "hk"
@@ -171,7 +171,9 @@ def _up(hub, topo, lab_id: str, rebuild: bool, say, factory: bool = False) -> di
     t0 = time.monotonic()
     if (old := State.load(lab_id)) is not None:
         if healthy(lab_id) and not rebuild and bool(old.get("factory")) == factory:
-            return {"noop": True, "seconds": 0.0}
+            # Re-rendered on every up: a template change reaches a running lab's stand-in.
+            standin.prepare(lab_dir(lab_id), hub)
+            return {"noop": True, "seconds": 0.0, "standin": _standin_note(hub)}
         say("teardown", lab_id)
         _down(lab_id)
     img = image.require_current()
@@ -205,6 +207,9 @@ def _up(hub, topo, lab_id: str, rebuild: bool, say, factory: bool = False) -> di
     _key, pub = artifacts.ssh_keypair(d, lab_id)
     _ikey, installer_pub = artifacts.ssh_keypair(d, lab_id, "installer_ed25519")
     wg_key, wg_pub = artifacts.wg_keypair(d)
+    switch_standin = standin.prepare(d, hub)
+    if switch_standin is not None:
+        say("stand-in", _standin_note(hub))
     say("wiring", f"{len(p.nodes)} netns, {len(p.links)} links")
     wiring.apply(st, p)
 
@@ -230,10 +235,17 @@ def _up(hub, topo, lab_id: str, rebuild: bool, say, factory: bool = False) -> di
     artifacts.known_hosts(d, [k for k, n in zip(keys, booting) if not factory or n.role == "core"],
                           name="site_known_hosts")
     artifacts.ssh_config(d, admin, [(n.name, n.mgmt_address) for n in booting])
-    artifacts.inventory(d, pub, [(n.name, n.role, n.mgmt_address) for n in booting], wg_pub, wg_key)
+    artifacts.inventory(d, pub, [(n.name, n.role, n.mgmt_address) for n in booting], wg_pub, wg_key,
+                        switch_standin)
     _wait_ssh(st, booting, host_objs, say, factory)
     st.set(phase="up")
-    return {"noop": False, "seconds": round(time.monotonic() - t0, 2), "sysctl": sysctl_note}
+    return {"noop": False, "seconds": round(time.monotonic() - t0, 2), "sysctl": sysctl_note,
+            "standin": _standin_note(hub)}
+
+
+def _standin_note(hub) -> str | None:
+    s = standin.for_hub(hub)
+    return s.note() if s else None
 
 
 def _wait_ssh(st: State, booting, host_objs, say, factory: bool = False) -> None:

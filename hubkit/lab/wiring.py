@@ -70,6 +70,8 @@ def plan(topo: Topology, prefix: str, site_prefix, core_networks=()) -> Plan:
     router = Node(topo.router.name, "router", ns(topo.router), str(topo.router.address.ip),
                   forwarding=True)
     switch = Node(topo.switch.name, "switch", ns(topo.switch), str(topo.switch.address.ip))
+    # One link per segment, named as the segment's router interface, also when the
+    # hub puts the segments on a trunk: this kernel has no 802.1Q (docs/lab.md).
     for seg in sorted(topo.segments.values(), key=lambda s: s.vlan):
         switch.bridges.append(seg.bridge)
         router.addresses.append((seg.router_iface, str(seg.router_address)))
@@ -79,14 +81,14 @@ def plan(topo: Topology, prefix: str, site_prefix, core_networks=()) -> Plan:
     if router_mgmt:
         switch.routes.append(("default", router_mgmt))
 
-    # WAN: the router's wan0 is cabled straight to the data-centre side.
+    # WAN: the router's uplink is cabled straight to the data-centre side.
     # The lab reaches its simulated data centre over the router's WAN; a site
     # reaches the concentrator at fleet.yaml's management address, which only
     # answers through the tunnel here (a connection detail of the lab overlay).
     core = Node(topo.core.name, "core", ns(topo.core), str(topo.core.address.ip))
-    router.addresses.append(("wan0", str(topo.wan_router)))
+    router.addresses.append((topo.wan_iface, str(topo.wan_router)))
     router.routes.append(("default", str(topo.wan_gateway)))
-    links.append(Link(router.netns, "wan0", core.netns, "eth0"))
+    links.append(Link(router.netns, topo.wan_iface, core.netns, "eth0"))
     core.addresses.append(("eth0", str(topo.core.address)))
     core.dummies.append("dc0")
     dc0: list[str] = []

@@ -13,7 +13,6 @@ import json
 from hubkit import __version__, topology
 from hubkit.model import Hub
 
-WAN_IFACE = "wan0"
 WG_IFACE = "wg0"
 # Placeholders resolved by Ansible at deploy time (see docs/architecture.md).
 PH_WG_PRIVATE = "{{ vault_wg_private_key }}"
@@ -91,7 +90,7 @@ def build_context(hub: Hub, hub_public_key: str | None = None, fingerprint: str 
         "private_key_placeholder": PH_WG_PRIVATE,
         "peer_public_key_placeholder": PH_PEER_PUBLIC,
     }
-    wan = {"iface": WAN_IFACE, "mode": hub.uplink.mode,
+    wan = {"iface": topo.wan_iface, "mode": hub.uplink.mode,
            "address": _cidr(topo.wan_router) if hub.uplink.mode == "static" else None,
            "gateway": str(topo.wan_gateway) if hub.uplink.mode == "static" else None}
 
@@ -135,6 +134,8 @@ def build_context(hub: Hub, hub_public_key: str | None = None, fingerprint: str 
         "segments": segments, "trusted_segments": trusted,
         "dhcp_segments": [s for s in segments if s["dhcp"]],
         "mgmt": mgmt, "vpn": vpn_ctx, "wan": wan,
+        # The router's port carrying every segment as a VLAN interface (None: one port each).
+        "trunk": {"iface": topo.trunk_iface} if topo.trunk_iface else None,
         "router": router, "switch": switch, "workstations": workstations, "core": core,
         "engineer": engineer, "switch_ports": ports,
         "trunk_vlans": [s["vlan"] for s in segments],

@@ -1,8 +1,9 @@
 """What is rendered: one row per template, its output path and, for host files, its service.
 
 ``scope`` says how often a template renders: once per hub, or once per host
-of a role (with ``host`` in the context).  Output paths use ``{hub}`` and
-``{host}``.  ``service`` names what must be reloaded when a host file changes;
+of a role (with ``host`` in the context).  Output paths use ``{hub}``,
+``{host}``, the router's interface names ``{uplink}`` and ``{trunk}``, and
+the fields of ``each``'s item (e.g. ``{iface}``).  ``service`` names what must be reloaded when a host file changes;
 docs/render.md turns it into the table the Ansible roles' handlers follow.
 """
 
@@ -27,6 +28,11 @@ def _linux_switch(ctx: dict) -> bool:
     return ctx["switch"]["dialect"] == "linux-bridge"
 
 
+def _trunk(ctx: dict) -> bool:
+    """The segments are VLAN interfaces on one router port (802.1Q): networkd creates them."""
+    return ctx["trunk"] is not None
+
+
 TARGETS: tuple[Target, ...] = (
     # Inventory.
     Target("inventory/hosts.yml.j2", "inventory/hosts.yml"),
@@ -41,8 +47,13 @@ TARGETS: tuple[Target, ...] = (
            "router", "dnsmasq"),
     Target("hosts/router/etc/wireguard/wg0.conf.j2", "hosts/{host}/etc/wireguard/wg0.conf",
            "router", "wg-quick@wg0"),
-    Target("hosts/router/etc/systemd/network/10-wan0.network.j2",
-           "hosts/{host}/etc/systemd/network/10-wan0.network", "router", "systemd-networkd"),
+    Target("hosts/router/etc/systemd/network/10-uplink.network.j2",
+           "hosts/{host}/etc/systemd/network/10-{uplink}.network", "router", "systemd-networkd"),
+    Target("hosts/router/etc/systemd/network/15-trunk.network.j2",
+           "hosts/{host}/etc/systemd/network/15-{trunk}.network", "router", "systemd-networkd", _trunk),
+    Target("hosts/router/etc/systemd/network/20-segment.netdev.j2",
+           "hosts/{host}/etc/systemd/network/20-{iface}.netdev", "router", "systemd-networkd", _trunk,
+           each="segments"),
     Target("hosts/router/etc/systemd/network/20-segment.network.j2",
            "hosts/{host}/etc/systemd/network/20-{iface}.network", "router", "systemd-networkd",
            each="segments"),
@@ -93,19 +104,20 @@ def hosts_of(ctx: dict, scope: str) -> list[dict]:
 
 def expand(ctx: dict):
     """(target, host or None, item or None, output path) for one hub, in a stable order."""
-    hub_id = ctx["hub"]["id"]
+    names = {"hub": ctx["hub"]["id"], "uplink": ctx["wan"]["iface"],
+             "trunk": ctx["trunk"]["iface"] if ctx["trunk"] else None}
     for t in TARGETS:
         if t.when is not None and not t.when(ctx):
             continue
         if t.scope == "hub":
-            yield t, None, None, t.output.format(hub=hub_id)
+            yield t, None, None, t.output.format(**names)
             continue
         for host in hosts_of(ctx, t.scope):
             if t.each is None:
-                yield t, host, None, t.output.format(hub=hub_id, host=host["hostname"])
+                yield t, host, None, t.output.format(**names, host=host["hostname"])
             else:
                 for item in ctx[t.each]:
-                    yield t, host, item, t.output.format(hub=hub_id, host=host["hostname"], **item)
+                    yield t, host, item, t.output.format(**names, host=host["hostname"], **item)
 
 
 def host_files(ctx: dict) -> dict[str, dict[str, str]]:

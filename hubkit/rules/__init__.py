@@ -317,3 +317,4 @@ def findings_by_hub(findings: list[Finding]) -> dict[str | None, list[Finding]]:
 
 # Rules kept in their own modules register on import (after `rule` exists).
 from hubkit.rules import admins as _admins  # noqa: E402,F401
+from hubkit.rules import interfaces as _interfaces  # noqa: E402,F401

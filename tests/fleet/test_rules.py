@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from hubkit.rules import RULES
@@ -61,6 +63,12 @@ CASES = [
     ("HK124", [(END, END + "admins:\n  - {username: op-lange, _remove: true}\n"
                 "  - {username: op-weber, _remove: true}\n")], 1, "zz"),
     ("HK125", [(END, END + "access: {user: nobody}\n")], 22, "nobody"),
+    ("HK126", [("  hostname: zz-rt01\n", "  hostname: zz-rt01\n  interfaces: {uplink: eth0/1}\n")],
+     14, "eth0/1"),
+    ("HK127", [("  hostname: zz-rt01\n",
+                "  hostname: zz-rt01\n  interfaces: {segments: {staff: vl99}}\n")], 14, "vl99"),
+    ("HK128", [("  hostname: zz-rt01\n",
+                "  hostname: zz-rt01\n  interfaces: {segments: {lab: eth9}}\n")], 14, "lab"),
 ]
 
 
@@ -138,6 +146,9 @@ PASSING = [
     ("HK116", [("assigned_to: zz-lead}", "assigned_to: zz-lead, port: 23}")]),
     ("HK118", [("router:\n", "uplink: {mode: static, address: 192.0.2.10/24, gateway: 192.0.2.1}\n"
                 "router:\n")]),
+    # 15 characters of every allowed kind; a trunk; names equal to another segment's VLAN id only.
+    ("HK126", [("  hostname: zz-rt01\n", "  hostname: zz-rt01\n  interfaces: {uplink: Ab_9.c-defghijk,"
+                " trunk: ..., segments: {staff: vl98, mgmt: vl10}}\n")]),
 ]
 
 
@@ -148,3 +159,45 @@ def test_rule_accepts_boundary_case(fleet, write, code, edits):
         text = edit(text, old, new)
     write(F, text)
     assert findings_of(fleet) == []
+
+
+def _with_interfaces(flow: str) -> str:
+    return edit(ZZ, "  hostname: zz-rt01\n", f"  hostname: zz-rt01\n  interfaces: {flow}\n")
+
+
+@pytest.mark.parametrize("name", [".", "..", "a" * 16, "eth 0", "eth:0", "", "ethé"])
+def test_hk126_refuses_names_the_kernel_or_the_configs_cannot_take(fleet, write, name):
+    text = _with_interfaces("{uplink: %s}" % json.dumps(name))
+    write(F, text)
+    found = findings_of(fleet)
+    assert [f.code for f in found] == ["HK126"], found
+    assert found[0].origin.line == 14 and repr(name) in found[0].message
+
+
+@pytest.mark.parametrize("flow,message", [
+    ("{uplink: wg0}", "interface 'wg0' of the uplink is the WireGuard tunnel"),
+    ("{segments: {staff: lo}}", "interface 'lo' of segment 'staff' is the loopback interface"),
+    ("{uplink: eth1, trunk: eth1}", "interface 'eth1' of the trunk port is already used by the uplink"),
+    ("{trunk: eth1, segments: {staff: eth1}}",
+     "interface 'eth1' of segment 'staff' is already used by the trunk port"),
+    ("{segments: {staff: eth1, mgmt: eth1}}",
+     "interface 'eth1' of segment 'mgmt' is already used by segment 'staff'"),
+    ("{uplink: vl10, segments: {mgmt: eth1}}",
+     "interface 'vl10' of the uplink is already used by segment 'staff' (default vl<vlan>)"),
+])
+def test_hk127_names_each_clash(fleet, write, flow, message):
+    write(F, _with_interfaces(flow))
+    found = findings_of(fleet)
+    assert [(f.code, f.message) for f in found] == [("HK127", message)]
+    assert found[0].origin.file == F and found[0].origin.line == 14
+
+
+def test_interface_names_merge_from_the_fleet_defaults(fleet, write):
+    """A fleet-wide uplink name reaches every hub; a clash is reported where it was written."""
+    fleet_yaml = (fleet / "fleet.yaml").read_text()
+    write("fleet.yaml", fleet_yaml.replace("defaults:\n", "defaults:\n  router:\n    interfaces:\n"
+                                           "      uplink: vl10\n", 1))
+    write(F, ZZ)
+    line = (fleet / "fleet.yaml").read_text().splitlines().index("      uplink: vl10") + 1
+    found = [f for f in findings_of(fleet) if f.hub == "zz"]
+    assert [(f.code, str(f.origin)) for f in found] == [("HK127", f"fleet.yaml:{line}:15")]

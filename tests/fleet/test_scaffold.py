@@ -108,3 +108,19 @@ def test_single_hub_fleet_keeps_only_the_renamed_hub(tmp_path):
     assert sorted(fleet.hubs) == ["hkx-zeitz"]
     assert fleet.hubs["hkx-zeitz"].model.municipality == "Zeitz"
     assert validate(fleet) == []
+
+
+def test_new_documents_the_router_interfaces_and_the_example_is_valid(fleet):
+    """The commented `router.interfaces` example, uncommented, validates and means what it says."""
+    path = new_hub(load_fleet(fleet), "querfurt", "Q", "Querfurt", 2, None)
+    text = path.read_text()
+    block = [ln for ln in text.splitlines() if ln.startswith("  #   ") or ln == "  # interfaces:"]
+    assert len(block) == 4, text
+    path.write_text(text.replace("\n".join(block), "\n".join(ln.replace("# ", "", 1) for ln in block)))
+    f = load_fleet(fleet)
+    assert validate(f) == []
+    ifaces = f.hubs["querfurt"].model.router.interfaces
+    assert (ifaces.uplink, ifaces.trunk) == ("enp1s0", "enp2s0")
+    assert ifaces.segments == {name: f"enp2s0.{seg.vlan}"
+                               for name, seg in f.hubs["querfurt"].model.network.segments.items()}
+    assert "# dialect: linux-bridge (default) or cisco-ios" in text

@@ -8,29 +8,20 @@ engineer runs on the same machine under the real hub id.
 from __future__ import annotations
 
 import os
-import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from hubkit.scaffold import init_fleet
+from hubkit.scaffold import init_renamed_fleet
 
 HUBKIT = str(Path(sys.executable).with_name("hubkit"))
 TEST_HUBS = {"zeitz": "hklt-zeitz", "wittenberg": "hklt-wittenberg"}
 
 
 def make_fleet(root: Path) -> Path:
-    init_fleet(root)
-    hubs = root / "hubs"
-    for src, new in TEST_HUBS.items():
-        text = (hubs / f"{src}.yaml").read_text()
-        (hubs / f"{new}.yaml").write_text(re.sub(rf"(?m)^id: {src}$", f"id: {new}", text))
-    for f in hubs.glob("*.yaml"):
-        if f.stem not in TEST_HUBS.values():
-            f.unlink()
-    return root
+    return init_renamed_fleet(root, TEST_HUBS)
 
 
 def hubkit(fleet: Path, *args: str, check: bool = False) -> subprocess.CompletedProcess:

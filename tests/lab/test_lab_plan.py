@@ -24,6 +24,22 @@ def zeitz(fleet):
                                         rec.model.vpn.core_networks)
 
 
+def test_plan_wires_the_hubs_interface_names_one_link_per_segment(fleet):
+    """naumburg puts its segments on a trunk; the lab (no 802.1Q here) gives each VLAN
+    interface a link of its own under the same name, and the uplink its NIC name."""
+    hub = load_fleet(fleet).hub("naumburg").model
+    topo = topology.build(hub)
+    p = wiring.plan(topo, "hk-naumburg", hub.network.site_prefix, hub.vpn.core_networks)
+    router = p.node(topo.router.name)
+    core = p.node(topo.core.name)
+    from_router = sorted((l.a, l.b_ns, l.b) for l in p.links if l.a_ns == router.netns)
+    assert from_router == sorted(
+        [("enp1s0", core.netns, "eth0")]
+        + [(s.router_iface, "hk-naumburg-sw01", f"up{s.vlan}") for s in topo.segments.values()])
+    assert [i for i, _ in router.addresses] == ["enp2s0.10", "enp2s0.30", "enp2s0.99", "enp1s0"]
+    assert "enp2s0" not in {i for l in p.links for i in (l.a, l.b)}  # the trunk port itself is not wired
+
+
 def test_plan_takes_every_address_from_topology(zeitz):
     hub, topo, p = zeitz
     nodes = {n.name: n for n in p.nodes}

@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 import re
 
+import pytest
+
 from hubkit.audit import run_audit
 
-from .conftest import secret_values
+from .conftest import CANARY_PASSWORD, secret_values
 
 
 def test_audit_writes_report_and_evidence(rendered, run_cli):
@@ -123,3 +125,55 @@ def test_git_history_is_evidence_when_the_fleet_is_a_repo(rendered):
     doc = json.loads(run_audit(rendered, "zeitz").evidence.read_text())
     assert doc["git"]["commits"][0]["subject"] == "zeitz: first version"
     assert "git.history" in doc["bsi"][16]["evidence"]
+
+
+@pytest.fixture
+def naumburg(fleet_root, vault_env):
+    """naumburg (cisco-ios switch) rendered; no lab, no verify."""
+    from hubkit import secrets
+    from hubkit.fleet.repo import load_fleet
+    from hubkit.render import render_fleet
+    hub = load_fleet(fleet_root).hub("naumburg").model
+    secrets.init_secrets(fleet_root, "naumburg", [m.username for m in hub.staff], CANARY_PASSWORD)
+    render_fleet(load_fleet(fleet_root), ["naumburg"])
+    return fleet_root
+
+
+def _rows(doc) -> dict[int, dict]:
+    return {row["num"]: row for row in doc["bsi"]}
+
+
+def test_ios_switch_config_is_rendered_evidence_of_its_rows(naumburg, rendered):
+    doc = json.loads(run_audit(naumburg, "naumburg").evidence.read_text())
+    ios = {e["id"]: e for e in doc["evidence"] if e["id"].startswith("switch.ios_")}
+    assert len(ios) == 8 and all(e["ok"] and e["kind"] == "rendered" for e in ios.values())
+    assert ios["switch.ios_admin:no_telnet"]["ref"].startswith("build/naumburg/switch/cisco-ios.cfg:")
+    rows = _rows(doc)
+    assert {"switch.ios_segments:trunk", "switch.ios_segments:vlans"} <= set(rows[3]["evidence"])
+    assert "switch.ios_ports:unused_ports" in rows[9]["evidence"]
+    assert "switch.ios_admin:ssh_v2" in rows[10]["evidence"] and rows[10]["status"] == "pass"
+    # Not a lab audit: no stand-in was involved.
+    assert doc["scope"]["stand_in"] is None
+    # A Linux-bridge hub deploys no IOS config: none of it counts as evidence there.
+    zeitz = json.loads(run_audit(rendered, "zeitz").evidence.read_text())
+    assert not [e for e in zeitz["evidence"] if e["id"].startswith("switch.ios")]
+
+
+def test_broken_ios_config_fails_its_row(naumburg):
+    cfg = naumburg / "build" / "naumburg" / "switch" / "cisco-ios.cfg"
+    cfg.write_text(cfg.read_text().replace("transport input ssh", "transport input telnet ssh"))
+    doc = json.loads(run_audit(naumburg, "naumburg").evidence.read_text())
+    row = _rows(doc)[10]
+    assert row["status"] == "fail" and "IOS switch config: remote logins over SSH only" in row["note"]
+
+
+def test_lab_audit_says_the_switch_was_a_stand_in(naumburg):
+    runs = naumburg / ".hubkit" / "runs" / "naumburg"
+    runs.mkdir(parents=True)
+    (runs / "configure.json").write_text(json.dumps({"hub": "naumburg", "lab": True, "rc": 0}))
+    res = run_audit(naumburg, "naumburg")
+    doc = json.loads(res.evidence.read_text())
+    note = doc["scope"]["stand_in"]
+    assert note.startswith("naumburg-sw01 is a cisco-ios switch at the site; in the lab a Linux bridge "
+                           "stands in for it: switch-cisco-ios.yml is skipped")
+    assert 'id="stand-in"' in res.report.read_text() and "Lab stand-in" in res.report.read_text()

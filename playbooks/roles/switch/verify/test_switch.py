@@ -4,15 +4,22 @@ Expected ports come from the rendered ``switch/linux-bridge.json``.  In the
 lab, the cabling itself is the truth for which switch port faces which host:
 the lab's ledger (state.json ``links``) names both ends of every veth, so the
 check follows the cable to the host and asks the model for its segment.
+
+A hub with a vendor switch (``cisco-ios``) has a Linux bridge standing in for
+it in the lab (docs/lab.md); these checks then test the stand-in, and
+``test_ports_as_the_deployed_config_says`` compares it with the rendered IOS
+config (access VLANs, shut ports, the trunk's VLANs).
 """
 
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
 
+from hubkit import ios_check
 from hubkit.verify_plugin import expect
 
 PROBE_PORT_PREFIX = "hkprb"  # verify's own DHCP probe ports (playbooks/probes/test_probes.py)
@@ -120,3 +127,50 @@ def test_no_port_in_two_segments(links, hk, topo):
         if link.get("master") in seg_bridges and peer in links and links[peer].get("master") in seg_bridges:
             stray.append(f"{name}<->{peer} joins {link['master']} and {links[peer]['master']}")
     expect(not stray, "each port in exactly one segment, as the model says", "; ".join(stray))
+
+
+def deployed_ports(hk, hub, topo) -> tuple[dict[str, str], set[str]]:
+    """From the config the switch deploys: (port -> segment bridge, ports that must be on none).
+
+    Port names are render's (switch/linux-bridge.json): access port ``p<NN>`` is
+    switch port NN (``GigabitEthernet1/0/NN`` in IOS), the router's link of VLAN
+    V is ``up<V>``.
+    """
+    bridge_of = {s.vlan: s.bridge for s in topo.segments.values()}
+    if hub.switch.dialect == "linux-bridge":
+        model = json.loads((hk.build_dir / "switch" / "linux-bridge.json").read_text())
+        want = {p["port"]: b["name"] for b in model["bridges"] for p in b["access_ports"]}
+        want |= {b["router_link"]["port"]: b["name"] for b in model["bridges"] if b.get("router_link")}
+        return want, set(model.get("unused_ports", []))
+    want, off = {}, set()
+    for block in ios_check.parse((hk.build_dir / ios_check.CONFIG).read_text()):
+        m = re.fullmatch(r"interface GigabitEthernet1/0/(\d+)", block.text)
+        if not m:
+            continue
+        port = f"p{int(m.group(1)):02d}"
+        access = [int(c.split()[-1]) for _, c in block.child("switchport access vlan ")]
+        allowed = [c.split()[-1] for _, c in block.child("switchport trunk allowed vlan ")]
+        if block.has("shutdown"):
+            off.add(port)
+        elif block.has("switchport mode access") and access:
+            want[port] = bridge_of.get(access[0], f"(no segment has VLAN {access[0]})")
+        elif block.has("switchport mode trunk"):
+            for vlan in sorted(ios_check.vlan_list(allowed[-1]) or ()) if allowed else ():
+                want[f"up{vlan}"] = bridge_of.get(vlan, f"(no segment has VLAN {vlan})")
+    return want, off
+
+
+@pytest.mark.bsi("NET.1.1.A5", "NET.1.1.A21")
+def test_ports_as_the_deployed_config_says(links, hk, hub, topo):
+    """Access ports in their VLAN's bridge, the router's VLANs on the trunk, shut ports on no bridge.
+
+    For a cisco-ios hub in the lab this is the stand-in measured against the IOS config.
+    """
+    want, off = deployed_ports(hk, hub, topo)
+    expect(bool(want), f"ports in the rendered {hub.switch.dialect} config", "none")
+    wrong = [f"{p} on {(links.get(p) or {}).get('master') or 'no bridge'}, want {b}"
+             for p, b in sorted(want.items()) if (links.get(p) or {}).get("master") != b]
+    seg_bridges = {s.bridge for s in topo.segments.values()}
+    wrong += [f"{p} (shut down) on {links[p]['master']}" for p in sorted(off)
+              if (links.get(p) or {}).get("master") in seg_bridges]
+    expect(not wrong, f"the switch as switch/{hub.switch.dialect} says", "; ".join(wrong))
