@@ -12,15 +12,14 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
 from pathlib import Path
 
 from hubkit import __version__
-from hubkit.errors import FindingsError, HubkitError, UsageError
+from hubkit.errors import FindingsError, HubkitError, PrerequisiteError, UsageError
 from hubkit.digest import file_hash, tree_hash
 from hubkit.journal import digest
 from hubkit.paths import PLAYBOOKS, STACKS, TEMPLATES
-from hubkit.pipeline import RunContext, Step
+from hubkit.pipeline import RunContext, Skipped, Step
 
 AUDIT_SRC = Path(__file__).resolve().parent / "audit"
 
@@ -146,31 +145,73 @@ def _render(ctx):
     return f"{res.files} files, " + ("written" if res.written else "unchanged")
 
 
-def pulumi_cli() -> str | None:
-    return shutil.which("pulumi")
+# The cloud step either provisions (the real site), plans offline only (the lab:
+# nothing is provisioned there yet) or is skipped (--skip-cloud).  Which one is
+# decided by ``_cloud_mode`` alone, so a lab that provisions against its own
+# Keycloak later is one more mode here, not a new step.
+
+def _cloud_mode(ctx) -> str:
+    if ctx.skip_cloud:
+        return "skipped"
+    return "planned" if ctx.lab else "provisioned"
 
 
-def _plan_inputs(ctx):
+def _cloud_preflight(ctx):
+    """Before anything is written: a real opening needs the Pulumi CLI (or --skip-cloud) and --yes."""
+    from hubkit.cloud import provision
+    if _cloud_mode(ctx) != "provisioned":
+        return
+    try:
+        provision.check_prerequisites()
+    except PrerequisiteError as e:
+        raise PrerequisiteError(
+            f"{e.message}; opening the real site provisions its cloud services "
+            "(identity group and users, DNS zone, backup container, monitoring) first, "
+            "so nothing was done",
+            f"{e.hint}; or pass --skip-cloud to open without them (recorded as skipped), "
+            f"or rehearse with `hubkit open {ctx.hub_id} --lab`") from None
+    if not ctx.yes:
+        raise UsageError("provisioning creates real cloud resources and needs confirmation",
+                         f"re-run with --yes: `hubkit open {ctx.hub_id} --yes`")
+
+
+def _cloud_inputs(ctx):
+    from hubkit.cloud import provision
     return {"hub": _hub_json(ctx), "stacks": tree_hash(STACKS), "templates": tree_hash(TEMPLATES / "pulumi"),
-            "cli": bool(pulumi_cli()), "lab": ctx.lab, "version": __version__}
+            "cli": bool(provision.cli_path()), "mode": _cloud_mode(ctx), "version": __version__}
 
 
-def _plan(ctx):
+def _cloud_current(ctx):
+    """A provisioned stack that `hubkit destroy` removed since must be provisioned again."""
+    from hubkit.cloud import record
+    if _cloud_mode(ctx) != "provisioned":
+        return True
+    rec = record.read(ctx.fleet_root, ctx.hub_id)
+    return rec is not None and rec.provisioned
+
+
+def _cloud(ctx):
+    from hubkit.cloud import record
     from hubkit.cloud import run as cloud
-    if pulumi_cli() and not ctx.lab:
-        if not ctx.yes:
-            raise UsageError("provisioning creates real cloud resources and needs confirmation",
-                                    f"re-run with --yes: `hubkit open {ctx.hub_id} --yes`")
-        res = cloud.real_run(_fleet(ctx), ctx.hub_id, "up")
+    mode = _cloud_mode(ctx)
+    if mode == "skipped":
+        why = ("--skip-cloud: the identity group and users, DNS zone, backup container and "
+               "monitoring were not provisioned")
+        record.write(ctx.fleet_root, ctx.hub_id, record.CloudRecord(mode="skipped", detail=why))
+        return Skipped(why)
+    if mode == "provisioned":
+        res = cloud.real_run(_fleet(ctx), ctx.hub_id, "up")  # writes the cloud record itself
         return f"provisioned: {json.dumps(res.get('changes', {}), sort_keys=True)}"
     plan, found = cloud.offline_plan(_fleet(ctx), ctx.hub_id)
     errors = [f for f in found if f.severity == "error"]
     if errors:
         raise FindingsError(errors)
     _write_json(_runs(ctx) / "plan.json", plan.to_json())
-    why = "--lab: cloud is planned, not provisioned" if ctx.lab else \
-        "pulumi CLI not installed: offline plan only, nothing provisioned"
-    return f"offline plan, {len(plan.resources)} resources, policies ok ({why})"
+    detail = (f"--lab: offline plan of {len(plan.resources)} resources under mocks, policies ok; "
+              "the lab has no cloud services to provision them to")
+    record.write(ctx.fleet_root, ctx.hub_id, record.CloudRecord(mode="planned", detail=detail,
+                                                                resources=len(plan.resources)))
+    return f"planned only, not provisioned ({detail})"
 
 
 def _lab_inputs(ctx):
@@ -204,11 +245,14 @@ def _configure_inputs(ctx):
             "target": lab_identity(ctx.hub_id) if ctx.lab else "site"}
 
 
-def _configure(ctx):
-    from hubkit import configure
+def _configure_preflight(ctx):
     if not ctx.lab and not ctx.yes:
         raise UsageError("configuring the site's real hosts needs confirmation",
-                                f"re-run with --yes, or open in the lab: `hubkit open {ctx.hub_id} --lab`")
+                         f"re-run with --yes, or open in the lab: `hubkit open {ctx.hub_id} --lab`")
+
+
+def _configure(ctx):
+    from hubkit import configure
     res = configure.configure(ctx.fleet_root, ctx.hub_id, lab=ctx.lab, verbosity=max(ctx.verbose - 1, 0))
     if not res.succeeded:
         where = ", ".join(res.failed_hosts) or f"ansible-playbook exit {res.rc}"
@@ -246,6 +290,7 @@ def _audit_inputs(ctx):
             "configure": file_hash(_runs(ctx) / "configure.json"),
             "manifest": file_hash(_build(ctx) / "manifest.json"),
             "plan": file_hash(_runs(ctx) / "plan.json"),
+            "cloud": file_hash(_runs(ctx) / "cloud.json"),
             "layers": {p: file_hash(Path(ctx.fleet_root) / p) for p in rec.layers},
             "audit_code": tree_hash(AUDIT_SRC), "lab": ctx.lab, "version": __version__}
 
@@ -273,9 +318,9 @@ STEPS: tuple[Step, ...] = (
     Step("validate", _validate, _validate_inputs),
     Step("secrets", _secrets, _secrets_inputs, current=_secrets_current),
     Step("render", _render, _render_inputs, current=_render_current),
-    Step("plan", _plan, _plan_inputs),
+    Step("cloud", _cloud, _cloud_inputs, current=_cloud_current, preflight=_cloud_preflight),
     Step("lab", _lab, _lab_inputs, current=_lab_current, disabled=_no_lab),
-    Step("configure", _configure, _configure_inputs,
+    Step("configure", _configure, _configure_inputs, preflight=_configure_preflight,
          current=lambda ctx: not ctx.lab or _lab_healthy(ctx.hub_id)),
     Step("verify", _verify, _verify_inputs,
          current=lambda ctx: not ctx.lab or _lab_healthy(ctx.hub_id)),

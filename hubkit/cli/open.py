@@ -11,6 +11,9 @@ import click
 from hubkit.cli import complete_hub_ids, exit_with, json_option, pass_ctx
 from hubkit.errors import EXIT_FINDINGS, UsageError
 
+# Short forms for the status table; `status --json` has the full sentence.
+CLOUD_LABEL = {"provisioned": "provisioned", "planned": "planned only (lab)",
+               "skipped": "SKIPPED (not provisioned)", "destroyed": "destroyed"}
 SYMBOL = {"ok": "✓", "failed": "✗", "interrupted": "!", "skipped": "↷", "disabled": "-", "not_run": "-"}
 
 
@@ -69,22 +72,26 @@ def _print_audit(doc: dict, report: Path) -> int:
 @click.argument("hub_id", metavar="ID", shell_complete=complete_hub_ids)
 @click.option("--lab", is_flag=True, help="Open the hub in its lab on this machine (needs root).")
 @click.option("--yes", is_flag=True, help="Confirm real changes (provisioning, configuring real hosts).")
+@click.option("--skip-cloud", is_flag=True,
+              help="Do not provision the cloud services (no Pulumi run); journal, status and audit say so.")
 @click.option("--from", "from_step", metavar="STEP", default=None,
-              help="Re-run from STEP on: validate, secrets, render, plan, lab, configure, verify, audit.")
+              help="Re-run from STEP on: validate, secrets, render, cloud, lab, configure, verify, audit.")
 @click.option("--vault-password-file", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Read the vault password from FILE instead of $HUBKIT_VAULT_PASSWORD.")
 @pass_ctx
-def open_cmd(ctx, hub_id, lab, yes, from_step, vault_password_file):
-    """Open hub ID end to end: validate, secrets, render, plan, lab, configure, verify, audit.
+def open_cmd(ctx, hub_id, lab, yes, skip_cloud, from_step, vault_password_file):
+    """Open hub ID end to end: validate, secrets, render, cloud, lab, configure, verify, audit.
 
     A re-run skips steps whose inputs are unchanged and which succeeded; after
-    a failure or Ctrl-C it resumes at the step that stopped.
+    a failure or Ctrl-C it resumes at the step that stopped.  A missing
+    prerequisite (the pulumi CLI for a real opening, a needed --yes) stops it
+    before anything is written.
 
     Example: HUBKIT_VAULT_PASSWORD=... sudo -E hubkit open zeitz --lab
     """
     from hubkit.lock import hub_lock
     from hubkit.open_steps import steps
-    from hubkit.pipeline import STEP_NAMES, RunContext, StepFailed, run_pipeline
+    from hubkit.pipeline import STEP_NAMES, RunContext, StepFailed, preflight, run_pipeline
 
     if from_step is not None and from_step not in STEP_NAMES:
         raise UsageError(f"unknown step {from_step!r} for --from", f"one of: {', '.join(STEP_NAMES)}")
@@ -96,8 +103,11 @@ def open_cmd(ctx, hub_id, lab, yes, from_step, vault_password_file):
         from hubkit import secrets
         # Every step (and Ansible, through its env script) reads the environment.
         os.environ[secrets.ENV_PASSWORD] = secrets.vault_password(vault_password_file)
-    rctx = RunContext(root, hub_id, lab=lab, yes=yes, verbose=ctx.verbose)
-    click.echo(f"opening {hub_id}{' in the lab' if lab else ''}", err=True)
+    rctx = RunContext(root, hub_id, lab=lab, yes=yes, verbose=ctx.verbose, skip_cloud=skip_cloud)
+    # Before the lock: taking it writes .hubkit/locks/, and a refused run writes nothing.
+    preflight(steps(), rctx, from_step)
+    click.echo(f"opening {hub_id}{' in the lab' if lab else ''}"
+               f"{' without cloud services (--skip-cloud)' if skip_cloud else ''}", err=True)
     failed = None
     with hub_lock(root, hub_id, command="open"):
         try:
@@ -118,6 +128,11 @@ def open_cmd(ctx, hub_id, lab, yes, from_step, vault_password_file):
     fails = 0
     if doc is not None and failed is None:
         fails = _print_audit(doc, root / "audit" / hub_id / "report.html")
+    if failed is None:
+        from hubkit.cloud import record
+        cloud = record.read(root, hub_id)
+        if cloud is not None:
+            click.echo(f"cloud services: {cloud.describe()}")
     if failed is not None:
         exit_with(failed.exit_code)
     if fails:
@@ -170,14 +185,16 @@ def status_cmd(ctx, ids, as_json):
     def at(v):  # UTC, minutes are enough in a table
         return (v or "")[:16].replace("T", " ")
 
-    t = Table("hub", "valid", "rendered", "configure", "verify", "lab", "audit", "last open (UTC)", box=None)
+    t = Table("hub", "valid", "rendered", "cloud", "configure", "verify", "lab", "audit", "last open (UTC)",
+              box=None)
     for r in rows:
         rendered = "no"
         if r["rendered"]:
             rendered = f"{r['hash']} " + {True: "up to date", False: "STALE", None: "?"}[r["up_to_date"]]
-        c, v, a, o = r["configure"], r["verify"], r["audit"], r["open"]
+        c, v, a, o, cl = r["configure"], r["verify"], r["audit"], r["open"], r["cloud"]
         t.add_row(
             r["id"], "yes" if r["validated"] else f"no ({r['findings']})", rendered,
+            CLOUD_LABEL.get(cl["mode"], cl["mode"]) if cl else "-",
             (("ok" if c["ok"] else "FAILED") + f" changed={c['changed']} {at(c['at'])}") if c else "-",
             (f"{v['passed']} passed, {v['failed'] + v['error']} failed {at(v['at'])}") if v else "-",
             "running" if r["lab_running"] else "-",

@@ -1,7 +1,7 @@
 """End to end in the lab: open → report without fail rows; re-run skips; kill -9 resumes; decommission.
 
 One lab serves the whole module (CI time): the tests run in file order and
-build on each other.  The hub is renamed (``hkot-zeitz``) so that a lab an
+build on each other.  The hub is renamed (``hkdc-ot``) so that a lab an
 engineer runs under the real id on the same machine is never touched.
 """
 
@@ -23,7 +23,8 @@ from hubkit.scaffold import init_single_hub_fleet
 from .conftest import CANARY_PASSWORD, HUBKIT, all_text_under, hubkit, secret_values
 
 pytestmark = [pytest.mark.lab, pytest.mark.slow]
-HUB = "hkot-zeitz"
+HUB = "hkdc-ot"
+CORE = "dc-core"
 LOGS: list[str] = []
 
 
@@ -96,7 +97,7 @@ def test_open_killed_during_configure_resumes_and_reports_no_failed_checks(lab_f
 
     r = run(lab_fleet, "-vv", "open", HUB, "--lab", "--yes")
     assert r.returncode == 0, r.stdout + r.stderr[-4000:]
-    for step in ("validate", "secrets", "render", "plan", "lab"):
+    for step in ("validate", "secrets", "render", "cloud", "lab"):
         assert re.search(rf"↷ {step}\s+skipped: inputs unchanged", r.stderr), step
     assert re.search(r"configure running \(resuming: last attempt incomplete", r.stderr)
     assert re.search(r"✓ configure", r.stderr) and re.search(r"✓ audit", r.stderr)
@@ -109,6 +110,13 @@ def test_open_killed_during_configure_resumes_and_reports_no_failed_checks(lab_f
     assert doc["configure"]["rc"] == 0 and doc["scope"]["lab"]["running"] is True
     assert f"report: {lab_fleet}/audit/{HUB}/report.html" in r.stdout
     assert "manual #20" in r.stdout  # manual checks are listed in the summary
+    # The lab plans the cloud and provisions nothing: every output says so.
+    assert "cloud services: planned only, not provisioned: --lab: offline plan" in r.stdout
+    assert "were planned only, not provisioned (--lab" in doc["scope"]["planned"]
+    assert doc["cloud"]["mode"] == "planned"
+    # The concentrator's own suite ran on dc-core and passed.
+    core = [c for c in doc["verify"]["result"]["checks"] if c["host"] == CORE]
+    assert len(core) >= 7 and all(c["status"] == "passed" for c in core), core
 
 
 def test_second_open_skips_every_step(lab_fleet):
@@ -128,6 +136,7 @@ def test_status_shows_the_open_hub(lab_fleet):
     assert row["validated"] and row["up_to_date"] and row["lab_running"]
     assert row["configure"]["ok"] and row["verify"]["ok"] and row["audit"]["fail"] == 0
     assert row["open"]["result"] == "ok"
+    assert row["cloud"]["mode"] == "planned" and not row["cloud"]["provisioned"]
 
 
 def test_no_secret_in_any_output_log_or_journal(lab_fleet):

@@ -1,0 +1,128 @@
+"""Opening a real site (no --lab) without ever reaching one.
+
+Without the Pulumi CLI `open` must stop before it writes anything; with
+--skip-cloud it goes on and says so in the journal, `status` and the audit.
+Every run that would contact a site's hosts runs in an empty network
+namespace (``unshare -n``): configure fails at its first connection instead
+of sending anything.
+
+One site opening serves the tests after the first (CI time); they run in
+file order and build on each other.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+
+import pytest
+
+from hubkit.journal import Journal, journal_path
+
+from .conftest import CANARY_PASSWORD, all_text_under, hubkit, secret_values
+
+LOGS: list[str] = []
+
+
+def path_without_pulumi() -> str:
+    """PATH minus every directory that holds a `pulumi` executable."""
+    dirs = os.environ.get("PATH", "").split(os.pathsep)
+    return os.pathsep.join(d for d in dirs if not shutil.which("pulumi", path=d))
+
+
+def tree(root) -> dict[str, tuple[bytes | None, int]]:
+    """Every file and directory under ``root`` with its bytes and mode."""
+    out = {".": (None, root.stat().st_mode)}
+    for p in sorted(root.rglob("*")):
+        out[str(p.relative_to(root))] = (p.read_bytes() if p.is_file() else None, p.stat().st_mode)
+    return out
+
+
+@pytest.mark.parametrize("args,code,says", [
+    (("open", "zeitz", "--yes"), 3, "the `pulumi` executable was not found on PATH"),
+    (("open", "zeitz"), 3, "the `pulumi` executable was not found on PATH"),
+    (("open", "zeitz", "--yes", "--from", "cloud"), 3, "the `pulumi` executable was not found on PATH"),
+    # --skip-cloud: the cloud is no longer a reason to stop, configuring real hosts still needs --yes.
+    (("open", "zeitz", "--skip-cloud"), 2, "configuring the site's real hosts needs confirmation"),
+])
+def test_refused_open_exits_before_writing_anything(rendered, args, code, says):
+    before = tree(rendered)
+    r = hubkit(rendered, *args, env={"PATH": path_without_pulumi()}, offline=True)
+    assert r.returncode == code, r.stderr
+    assert says in r.stderr and "Traceback" not in r.stderr
+    if code == 3:
+        assert "--skip-cloud" in r.stderr  # the hint names the way forward
+    assert tree(rendered) == before
+    assert not journal_path(rendered, "zeitz").exists()
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    """The example fleet with zeitz opened for a real site with --skip-cloud, without network."""
+    from hubkit import secrets
+    from hubkit.fleet.repo import load_fleet
+    from hubkit.render import render_fleet
+    from hubkit.scaffold import init_fleet
+    root = tmp_path_factory.mktemp("site") / "fleet"
+    init_fleet(root)
+    hub = load_fleet(root).hub("zeitz").model
+    secrets.init_secrets(root, "zeitz", [m.username for m in hub.staff], CANARY_PASSWORD)
+    render_fleet(load_fleet(root), ["zeitz"])
+    r = hubkit(root, "-vv", "open", "zeitz", "--yes", "--skip-cloud", env={"PATH": path_without_pulumi()},
+               offline=True)
+    LOGS.append(r.stdout + r.stderr)
+    return root, r
+
+
+def test_skip_cloud_open_goes_on_to_the_site_and_journals_the_skip(site):
+    root, r = site
+    # The first step that contacts the site fails for want of a network: nothing else could.
+    assert r.returncode == 1, r.stderr[-3000:]
+    assert "opening zeitz without cloud services (--skip-cloud)" in r.stderr
+    assert re.search(r"↷ cloud\s+skipped: --skip-cloud: the identity group and users, DNS zone, "
+                     r"backup container and monitoring were not provisioned", r.stderr)
+    assert re.search(r"✗ configure .*configure failed on", r.stderr)
+    states = Journal(journal_path(root, "zeitz")).states()
+    assert states["cloud"].result == "skipped" and states["cloud"].done
+    assert states["cloud"].reason.startswith("--skip-cloud: ") and "not provisioned" in states["cloud"].reason
+    assert states["configure"].result == "failed"
+    cloud = json.loads((root / ".hubkit" / "runs" / "zeitz" / "cloud.json").read_text())
+    assert cloud["mode"] == "skipped"
+    assert not (root / ".hubkit" / "runs" / "zeitz" / "plan.json").exists()  # nothing planned either
+
+
+def test_status_shows_the_cloud_was_not_provisioned(site, run_cli):
+    root, _ = site
+    rows = {h["id"]: h for h in json.loads(run_cli(root, "status", "--json").output)["hubs"]}
+    cloud = rows["zeitz"]["cloud"]
+    assert cloud["mode"] == "skipped" and cloud["provisioned"] is False
+    assert cloud["detail"].startswith("NOT provisioned (skipped): --skip-cloud")
+    assert rows["naumburg"]["cloud"] is None
+    assert rows["zeitz"]["open"]["result"] == "failed at configure"
+    table = run_cli(root, "status").output
+    assert re.search(r"zeitz .*SKIPPED \(not provisioned\)", table)
+
+
+def test_audit_says_the_cloud_services_were_not_provisioned(site):
+    root, _ = site
+    r = hubkit(root, "audit", "zeitz")
+    LOGS.append(r.stdout + r.stderr)
+    doc = json.loads((root / "audit" / "zeitz" / "evidence.json").read_text())
+    assert doc["cloud"]["mode"] == "skipped"
+    assert "were NOT provisioned: the cloud step was skipped (--skip-cloud" in doc["scope"]["planned"]
+    planned = [e for e in doc["evidence"] if e["kind"] == "planned"]
+    assert planned and all("the cloud services were not provisioned" in e["detail"] for e in planned)
+    html = (root / "audit" / "zeitz" / "report.html").read_text()
+    assert "were NOT provisioned: the cloud step was skipped" in html
+
+
+def test_no_secret_in_any_output_journal_or_log(site):
+    root, _ = site
+    texts = all_text_under(root)
+    assert ".hubkit/journal/zeitz.jsonl" in texts and ".hubkit/runs/zeitz/configure.log" in texts
+    for secret in secret_values(root, "zeitz"):
+        for name, text in texts.items():
+            assert secret not in text, f"secret found in {name}"
+        assert all(secret not in log for log in LOGS)
