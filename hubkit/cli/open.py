@@ -206,12 +206,16 @@ def status_cmd(ctx, ids, as_json):
 
 @click.command("decommission")
 @click.argument("hub_id", metavar="ID", shell_complete=complete_hub_ids)
-@click.option("--lab", is_flag=True, help="The hub was only opened in the lab: no cloud stack to destroy.")
+@click.option("--lab", is_flag=True, help="The hub was only opened in the lab: no cloud stack to destroy; "
+                                          "its peer is removed from the lab's concentrator.")
 @click.option("--yes", is_flag=True, help="Do it without asking (required when not interactive).")
+@click.option("--skip-concentrator", is_flag=True,
+              help="Leave the hub's WireGuard peer on the concentrator (unreachable, or removed by hand).")
 @json_option
 @pass_ctx
-def decommission_cmd(ctx, hub_id, lab, yes, as_json):
-    """Destroy/list cloud resources, bring the lab down, archive records, release prefixes.
+def decommission_cmd(ctx, hub_id, lab, yes, skip_concentrator, as_json):
+    """Remove the hub's peer from its concentrator, destroy/list cloud resources, bring the lab
+    down, archive records, release prefixes.
 
     Example: hubkit decommission zeitz --lab --yes
     """
@@ -227,8 +231,8 @@ def decommission_cmd(ctx, hub_id, lab, yes, as_json):
         if not click.confirm("continue?", err=True):
             click.echo("nothing done", err=True)
             exit_with(EXIT_FINDINGS)
-    res = decommission(ctx.fleet_root, hub_id, lab=lab,
-                       say=None if as_json else (lambda m: click.echo(m, err=True)))
+    res = decommission(ctx.fleet_root, hub_id, lab=lab, skip_concentrator=skip_concentrator,
+                       on_step=None if as_json else (lambda step, msg: click.echo(msg, err=True)))
     if as_json:
         click.echo(json.dumps(res.as_dict(), indent=2, sort_keys=True))
         return

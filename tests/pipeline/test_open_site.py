@@ -1,13 +1,13 @@
-"""Opening a real site (no --lab) without ever reaching one.
+"""Opening and decommissioning a real site (no --lab) without ever reaching one.
 
 Without the Pulumi CLI `open` must stop before it writes anything; with
 --skip-cloud it goes on and says so in the journal, `status` and the audit.
 Every run that would contact a site's hosts runs in an empty network
-namespace (``unshare -n``): configure fails at its first connection instead
-of sending anything.
+namespace (``unshare -n``): configure and decommission's concentrator run
+fail at their first connection instead of sending anything.
 
 One site opening serves the tests after the first (CI time); they run in
-file order and build on each other.
+file order and build on each other, the decommission last.
 """
 
 from __future__ import annotations
@@ -126,3 +126,38 @@ def test_no_secret_in_any_output_journal_or_log(site):
         for name, text in texts.items():
             assert secret not in text, f"secret found in {name}"
         assert all(secret not in log for log in LOGS)
+
+
+def test_decommission_stops_when_the_concentrator_cannot_be_reached(site):
+    root, _ = site
+    before = {p: t for p, t in tree(root).items() if not p.startswith((".hubkit/runs", ".hubkit/locks"))}
+    r = hubkit(root, "decommission", "zeitz", "--yes", offline=True)
+    assert r.returncode == 1, r.stderr
+    assert "could not remove the peer of zeitz from dc-core" in r.stderr
+    assert "nothing else was done" in r.stderr and "--skip-concentrator" in r.stderr
+    # The same playbook a lab run uses, against the rendered inventory's concentrator.
+    log = (root / ".hubkit" / "runs" / "zeitz" / "decommission.log").read_text()
+    assert "Remove the hub's peer and routes from the concentrator" in log and "dc-core" in log
+    after = {p: t for p, t in tree(root).items() if not p.startswith((".hubkit/runs", ".hubkit/locks"))}
+    assert after == before  # no archive, hub file and build tree in place
+
+
+def test_decommission_without_the_vault_password_refuses_before_anything(site):
+    root, _ = site
+    before = tree(root)
+    r = hubkit(root, "decommission", "zeitz", "--yes", env={"HUBKIT_VAULT_PASSWORD": ""}, offline=True)
+    assert r.returncode == 3, r.stderr
+    assert "cannot remove the peer of zeitz from dc-core: no vault password" in r.stderr
+    assert tree(root) == before
+
+
+def test_decommission_skipping_the_concentrator_archives_and_says_so(site):
+    root, _ = site
+    r = hubkit(root, "decommission", "zeitz", "--yes", "--skip-concentrator", offline=True)
+    assert r.returncode == 0, r.stderr
+    assert "--skip-concentrator: the peer of zeitz and its routes were left on dc-core" in r.stderr
+    arch = root / "archive" / "zeitz"
+    for p in ("build/manifest.json", "journal/zeitz.jsonl", "runs/cloud.json", "runs/decommission.log",
+              "runs/configure.json", "secrets/zeitz.vault.yml", "cloud-to-destroy.txt"):
+        assert (arch / p).is_file(), p
+    assert not (root / "hubs" / "zeitz.yaml").exists()
