@@ -1,7 +1,8 @@
 """The per-hub run journal: `.hubkit/journal/<id>.jsonl`, one JSON object a line.
 
 Every step of `hubkit open` appends a ``start`` entry before it runs and an
-``end`` entry (result ok | failed | skipped | interrupted) after it.  A step
+``end`` entry (result ok | failed | skipped | interrupted) after it; a step
+skipped on purpose (``open --skip-cloud``) also carries a ``reason``.  A step
 killed with SIGKILL leaves a ``start`` without an ``end``; that is read as
 "not done", so the next run resumes there.  Lines are appended with O_APPEND
 and fsynced, so a crash can at worst lose the entry being written, never
@@ -47,6 +48,7 @@ class StepState:
     message: str = ""
     at: str = ""
     duration_s: float | None = None
+    reason: str = ""  # why a step was skipped on purpose (empty: it ran, or nothing changed)
 
 
 class Journal:
@@ -89,7 +91,8 @@ class Journal:
             elif e.get("event") == "end":
                 result = e.get("result", FAILED)
                 out[step] = StepState(step, result in DONE, e.get("input_hash"), result,
-                                      e.get("message", ""), e.get("at", ""), e.get("duration_s"))
+                                      e.get("message", ""), e.get("at", ""), e.get("duration_s"),
+                                      e.get("reason", ""))
         return out
 
     def last_run(self) -> list[dict]:

@@ -12,15 +12,14 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
 from pathlib import Path
 
 from hubkit import __version__
-from hubkit.errors import FindingsError, HubkitError, UsageError
+from hubkit.errors import FindingsError, HubkitError, PrerequisiteError, UsageError
 from hubkit.digest import file_hash, tree_hash
 from hubkit.journal import digest
 from hubkit.paths import PLAYBOOKS, STACKS, TEMPLATES
-from hubkit.pipeline import RunContext, Step
+from hubkit.pipeline import RunContext, Skipped, Step
 
 AUDIT_SRC = Path(__file__).resolve().parent / "audit"
 
@@ -146,31 +145,73 @@ def _render(ctx):
     return f"{res.files} files, " + ("written" if res.written else "unchanged")
 
 
-def pulumi_cli() -> str | None:
-    return shutil.which("pulumi")
+# The cloud step either provisions (the real site), plans offline only (the lab:
+# nothing is provisioned there yet) or is skipped (--skip-cloud).  Which one is
+# decided by ``_cloud_mode`` alone, so a lab that provisions against its own
+# Keycloak later is one more mode here, not a new step.
+
+def _cloud_mode(ctx) -> str:
+    if ctx.skip_cloud:
+        return "skipped"
+    return "planned" if ctx.lab else "provisioned"
 
 
-def _plan_inputs(ctx):
+def _cloud_preflight(ctx):
+    """Before anything is written: a real opening needs the Pulumi CLI (or --skip-cloud) and --yes."""
+    from hubkit.cloud import provision
+    if _cloud_mode(ctx) != "provisioned":
+        return
+    try:
+        provision.check_prerequisites()
+    except PrerequisiteError as e:
+        raise PrerequisiteError(
+            f"{e.message}; opening the real site provisions its cloud services "
+            "(identity group and users, DNS zone, backup container, monitoring) first, "
+            "so nothing was done",
+            f"{e.hint}; or pass --skip-cloud to open without them (recorded as skipped), "
+            f"or rehearse with `hubkit open {ctx.hub_id} --lab`") from None
+    if not ctx.yes:
+        raise UsageError("provisioning creates real cloud resources and needs confirmation",
+                         f"re-run with --yes: `hubkit open {ctx.hub_id} --yes`")
+
+
+def _cloud_inputs(ctx):
+    from hubkit.cloud import provision
     return {"hub": _hub_json(ctx), "stacks": tree_hash(STACKS), "templates": tree_hash(TEMPLATES / "pulumi"),
-            "cli": bool(pulumi_cli()), "lab": ctx.lab, "version": __version__}
+            "cli": bool(provision.cli_path()), "mode": _cloud_mode(ctx), "version": __version__}
 
 
-def _plan(ctx):
+def _cloud_current(ctx):
+    """A provisioned stack that `hubkit destroy` removed since must be provisioned again."""
+    from hubkit.cloud import record
+    if _cloud_mode(ctx) != "provisioned":
+        return True
+    rec = record.read(ctx.fleet_root, ctx.hub_id)
+    return rec is not None and rec.provisioned
+
+
+def _cloud(ctx):
+    from hubkit.cloud import record
     from hubkit.cloud import run as cloud
-    if pulumi_cli() and not ctx.lab:
-        if not ctx.yes:
-            raise UsageError("provisioning creates real cloud resources and needs confirmation",
-                                    f"re-run with --yes: `hubkit open {ctx.hub_id} --yes`")
-        res = cloud.real_run(_fleet(ctx), ctx.hub_id, "up")
+    mode = _cloud_mode(ctx)
+    if mode == "skipped":
+        why = ("--skip-cloud: the identity group and users, DNS zone, backup container and "
+               "monitoring were not provisioned")
+        record.write(ctx.fleet_root, ctx.hub_id, record.CloudRecord(mode="skipped", detail=why))
+        return Skipped(why)
+    if mode == "provisioned":
+        res = cloud.real_run(_fleet(ctx), ctx.hub_id, "up")  # writes the cloud record itself
         return f"provisioned: {json.dumps(res.get('changes', {}), sort_keys=True)}"
     plan, found = cloud.offline_plan(_fleet(ctx), ctx.hub_id)
     errors = [f for f in found if f.severity == "error"]
     if errors:
         raise FindingsError(errors)
     _write_json(_runs(ctx) / "plan.json", plan.to_json())
-    why = "--lab: cloud is planned, not provisioned" if ctx.lab else \
-        "pulumi CLI not installed: offline plan only, nothing provisioned"
-    return f"offline plan, {len(plan.resources)} resources, policies ok ({why})"
+    detail = (f"--lab: offline plan of {len(plan.resources)} resources under mocks, policies ok; "
+              "the lab has no cloud services to provision them to")
+    record.write(ctx.fleet_root, ctx.hub_id, record.CloudRecord(mode="planned", detail=detail,
+                                                                resources=len(plan.resources)))
+    return f"planned only, not provisioned ({detail})"
 
 
 def _lab_inputs(ctx):
@@ -218,11 +259,25 @@ def _bootstrap_current(ctx):
     return (not ctx.lab or _lab_healthy(ctx.hub_id)) and not _pending(ctx)
 
 
-def _bootstrap(ctx):
-    from hubkit.bootstrap import bootstrap
-    if not ctx.lab and not ctx.yes:
+def _bootstrap_preflight(ctx):
+    """A real site: confirmation, and the installer credential for hosts never bootstrapped
+    (decided from the recorded host keys alone, before anything is written or contacted)."""
+    if ctx.lab:
+        return
+    if not ctx.yes:
         raise UsageError("bootstrapping the site's delivered hosts needs confirmation",
                          f"re-run with --yes, or open in the lab: `hubkit open {ctx.hub_id} --lab`")
+    todo = _pending(ctx)
+    if todo and ctx.credential is None:
+        raise PrerequisiteError(
+            f"{', '.join(todo)} of hub {ctx.hub_id} were never bootstrapped (no host key recorded in "
+            f"known_hosts/{ctx.hub_id})",
+            f"give the installer credential: `hubkit open {ctx.hub_id} --yes --installer-key FILE` "
+            "(or --installer-password)")
+
+
+def _bootstrap(ctx):
+    from hubkit.bootstrap import bootstrap
     res = bootstrap(ctx.fleet_root, ctx.hub_id, lab=ctx.lab, credential=ctx.credential,
                     verbosity=max(ctx.verbose - 1, 0), **ctx.access)
     counts: dict[str, int] = {}
@@ -244,11 +299,14 @@ def _configure_inputs(ctx):
             "target": lab_identity(ctx.hub_id) if ctx.lab else "site"}
 
 
-def _configure(ctx):
-    from hubkit import configure
+def _configure_preflight(ctx):
     if not ctx.lab and not ctx.yes:
         raise UsageError("configuring the site's real hosts needs confirmation",
-                                f"re-run with --yes, or open in the lab: `hubkit open {ctx.hub_id} --lab`")
+                         f"re-run with --yes, or open in the lab: `hubkit open {ctx.hub_id} --lab`")
+
+
+def _configure(ctx):
+    from hubkit import configure
     from hubkit.lab.standin import before_configure
     # A vendor switch is checked before anything changes; said in the step's message
     # (output and journal).
@@ -291,6 +349,7 @@ def _audit_inputs(ctx):
             "configure": file_hash(_runs(ctx) / "configure.json"),
             "manifest": file_hash(_build(ctx) / "manifest.json"),
             "plan": file_hash(_runs(ctx) / "plan.json"),
+            "cloud": file_hash(_runs(ctx) / "cloud.json"),
             "layers": {p: file_hash(Path(ctx.fleet_root) / p) for p in rec.layers},
             "audit_code": tree_hash(AUDIT_SRC), "lab": ctx.lab, "version": __version__}
 
@@ -318,10 +377,10 @@ STEPS: tuple[Step, ...] = (
     Step("validate", _validate, _validate_inputs),
     Step("secrets", _secrets, _secrets_inputs, current=_secrets_current),
     Step("render", _render, _render_inputs, current=_render_current),
-    Step("plan", _plan, _plan_inputs),
+    Step("cloud", _cloud, _cloud_inputs, current=_cloud_current, preflight=_cloud_preflight),
     Step("lab", _lab, _lab_inputs, current=_lab_current, disabled=_no_lab),
-    Step("bootstrap", _bootstrap, _bootstrap_inputs, current=_bootstrap_current),
-    Step("configure", _configure, _configure_inputs,
+    Step("bootstrap", _bootstrap, _bootstrap_inputs, current=_bootstrap_current, preflight=_bootstrap_preflight),
+    Step("configure", _configure, _configure_inputs, preflight=_configure_preflight,
          current=lambda ctx: not ctx.lab or _lab_healthy(ctx.hub_id)),
     Step("verify", _verify, _verify_inputs,
          current=lambda ctx: not ctx.lab or _lab_healthy(ctx.hub_id)),

@@ -1,4 +1,4 @@
-"""`hubkit open`: the chain validate → secrets → render → plan → lab → bootstrap → configure → verify → audit.
+"""`hubkit open`: the chain validate → secrets → render → cloud → lab → bootstrap → configure → verify → audit.
 
 The engine here knows nothing about the steps: a step is a name plus plain
 callables (``run``, ``inputs`` and optionally ``current``).  Before a step
@@ -7,6 +7,13 @@ ended ok with the same input hash (and is still ``current``, e.g. its lab is
 still up) is skipped and the skip is said and journalled.  Inputs of later
 steps include the outputs of earlier ones (the render manifest, the lab's
 state, the configure recap), so a changed hub re-runs exactly what it must.
+
+Two things happen before any step runs: every step of the run gets its
+``preflight`` (a missing prerequisite stops the run before anything is
+written, not halfway through), and a step may return ``Skipped(reason)``
+instead of a summary when it deliberately did not do its work (``open
+--skip-cloud``): that is journalled as ``skipped`` with the reason, and the
+reason is carried into later runs that skip the step because nothing changed.
 
 The real steps, which call the other parts' Python APIs, are built in
 ``hubkit.open_steps``; this module stays testable with toy steps.
@@ -23,7 +30,7 @@ from pathlib import Path
 from hubkit.errors import HubkitError, UsageError
 from hubkit.journal import FAILED, INTERRUPTED, OK, SKIPPED, Journal, digest, journal_path
 
-STEP_NAMES = ("validate", "secrets", "render", "plan", "lab", "bootstrap", "configure", "verify", "audit")
+STEP_NAMES = ("validate", "secrets", "render", "cloud", "lab", "bootstrap", "configure", "verify", "audit")
 
 
 @dataclass
@@ -35,6 +42,8 @@ class RunContext:
     lab: bool = False
     yes: bool = False
     verbose: int = 0
+    # Open without the cloud services (no Pulumi run); the cloud step says so everywhere.
+    skip_cloud: bool = False
     data: dict = field(default_factory=dict)
     # Lab hosts boot as delivered (root + installer key) and are bootstrapped.
     factory: bool = False
@@ -45,16 +54,26 @@ class RunContext:
 
 
 @dataclass(frozen=True)
+class Skipped:
+    """What a step returns when it deliberately did not do its work, and why."""
+
+    reason: str
+
+
+@dataclass(frozen=True)
 class Step:
     name: str
-    # Does the work; returns a one-line summary, raises HubkitError on failure.
-    run: Callable[[RunContext], str | None]
+    # Does the work; returns a one-line summary (or Skipped), raises HubkitError on failure.
+    run: Callable[[RunContext], str | Skipped | None]
     # A JSON-able value whose hash decides whether the step must run again.
     inputs: Callable[[RunContext], object]
     # Whether the step's effect still holds (e.g. the lab is still up); default yes.
     current: Callable[[RunContext], bool] | None = None
     # A reason not to run this step at all in this run (e.g. no --lab), or None.
     disabled: Callable[[RunContext], str | None] | None = None
+    # Raises HubkitError when the step could not run here (a missing tool, a needed
+    # --yes); checked for every step of a run before the run writes anything.
+    preflight: Callable[[RunContext], None] | None = None
 
 
 @dataclass
@@ -99,6 +118,28 @@ class StepFailed(HubkitError):
         super().__init__(f"step {step} failed: {cause.message}", hint)
 
 
+def _check_from(steps: list[Step], from_step: str | None) -> None:
+    names = [s.name for s in steps]
+    if from_step is not None and from_step not in names:
+        raise UsageError(f"unknown step {from_step!r} for --from", f"one of: {', '.join(names)}")
+
+
+def preflight(steps: list[Step], ctx: RunContext, from_step: str | None = None) -> None:
+    """Check the prerequisites of every step this run would reach; raise the first problem.
+
+    Writes nothing (no journal, no lock), so a caller can run it before taking
+    the hub lock and a refused run leaves the fleet exactly as it was.
+    """
+    _check_from(steps, from_step)
+    reached = from_step is None
+    for step in steps:
+        reached = reached or step.name == from_step
+        if not reached or (step.disabled and step.disabled(ctx)):
+            continue
+        if step.preflight is not None:
+            step.preflight(ctx)
+
+
 def run_pipeline(steps: list[Step], ctx: RunContext, from_step: str | None = None,
                  on_event: Event = _noop, journal: Journal | None = None) -> PipelineReport:
     """Run ``steps`` in order, skipping those already done with unchanged inputs.
@@ -108,9 +149,7 @@ def run_pipeline(steps: list[Step], ctx: RunContext, from_step: str | None = Non
     journalling a failure, and re-raises ``KeyboardInterrupt`` after
     journalling an interruption, so the next run resumes at that step.
     """
-    names = [s.name for s in steps]
-    if from_step is not None and from_step not in names:
-        raise UsageError(f"unknown step {from_step!r} for --from", f"one of: {', '.join(names)}")
+    preflight(steps, ctx, from_step)
     journal = journal or Journal(journal_path(ctx.fleet_root, ctx.hub_id))
     states = journal.states()
     report = PipelineReport(run=uuid.uuid4().hex[:12])
@@ -141,11 +180,14 @@ def run_pipeline(steps: list[Step], ctx: RunContext, from_step: str | None = Non
         prev = states.get(step.name)
         if not forced and prev and prev.done and prev.input_hash == input_hash \
                 and (step.current is None or step.current(ctx)):
-            rep = StepReport(step.name, SKIPPED, "inputs unchanged since it last succeeded")
+            # A step skipped on purpose stays skipped for the same reason: say which.
+            message = (f"inputs unchanged since it was skipped ({prev.reason})" if prev.reason
+                       else "inputs unchanged since it last succeeded")
+            rep = StepReport(step.name, SKIPPED, message)
             report.steps.append(rep)
             journal.append({"run": report.run, "step": step.name, "event": "end",
                             "result": SKIPPED, "input_hash": input_hash, "duration_s": 0.0,
-                            "message": rep.message})
+                            "message": rep.message, **({"reason": prev.reason} if prev.reason else {})})
             on_event("skip", rep)
             continue
         why = _why_run(prev, input_hash, forced)
@@ -166,17 +208,23 @@ def run_pipeline(steps: list[Step], ctx: RunContext, from_step: str | None = Non
             _end(journal, report, rep, input_hash)
             on_event("failed", rep)
             raise StepFailed(step.name, e, ctx.hub_id) from None
+        if isinstance(message, Skipped):
+            rep = StepReport(step.name, SKIPPED, message.reason, time.monotonic() - t0)
+            _end(journal, report, rep, input_hash, reason=message.reason)
+            on_event("skip", rep)
+            continue
         rep = StepReport(step.name, OK, message, time.monotonic() - t0)
         _end(journal, report, rep, input_hash)
         on_event("ok", rep)
     return report
 
 
-def _end(journal: Journal, report: PipelineReport, rep: StepReport, input_hash: str) -> None:
+def _end(journal: Journal, report: PipelineReport, rep: StepReport, input_hash: str,
+         reason: str | None = None) -> None:
     report.steps.append(rep)
     journal.append({"run": report.run, "step": rep.step, "event": "end", "result": rep.result,
                     "input_hash": input_hash, "duration_s": round(rep.duration_s, 3),
-                    "message": rep.message})
+                    "message": rep.message, **({"reason": reason} if reason else {})})
 
 
 def _why_run(prev, input_hash: str, forced: bool) -> str:

@@ -1,8 +1,8 @@
 """`hubkit status`: one row per hub from the records the other parts leave behind.
 
 Read-only and cheap: validation, a render check (fresh render compared with
-build/<id>/ in memory), the configure/verify records, the lab ledger, the
-audit summary and the open journal.
+build/<id>/ in memory), the cloud/configure/verify records, the lab ledger,
+the audit summary and the open journal.
 """
 
 from __future__ import annotations
@@ -63,6 +63,20 @@ def _verify(runs: Path) -> dict | None:
             and s.get("passed", 0) > 0, **{k: s.get(k, 0) for k in ("passed", "failed", "error", "skipped")}}
 
 
+def _cloud(fleet_root: Path, hub_id: str) -> dict | None:
+    """What last happened to the cloud services (hubkit.cloud.record): provisioned, planned
+    only, skipped or destroyed, with the sentence saying why."""
+    from hubkit.cloud import record
+    try:
+        rec = record.read(fleet_root, hub_id)
+    except HubkitError as e:  # one broken record must not hide the fleet's other rows
+        return {"mode": "unreadable", "detail": e.message, "provisioned": False, "at": None}
+    if rec is None:
+        return None
+    return {"mode": rec.mode, "detail": rec.describe(), "provisioned": rec.provisioned,
+            "at": _mtime(record.record_path(fleet_root, hub_id))}
+
+
 def _lab(hub_id: str) -> bool:
     try:
         from hubkit.lab.lab import healthy
@@ -100,6 +114,7 @@ def fleet_status(fleet, ids=()) -> list[dict]:
             "validated": valid,
             "findings": len(found),
             **_render(fleet, rec.id, valid),
+            "cloud": _cloud(fleet.root, rec.id),
             "configure": _configure(runs),
             "verify": _verify(runs),
             "lab_running": _lab(rec.id),

@@ -86,9 +86,14 @@ class VerifyContext:
             return None
 
     @cached_property
-    def hub(self):
+    def fleet(self):
+        """The whole fleet: the concentrator's suite compares with every hub that uses it."""
         from hubkit.fleet.repo import load_fleet
-        rec = load_fleet(self.raw["fleet_root"]).hub(self.hub_id)
+        return load_fleet(self.raw["fleet_root"])
+
+    @cached_property
+    def hub(self):
+        rec = self.fleet.hub(self.hub_id)
         if rec.model is None:
             pytest.exit(f"hub {self.hub_id} does not validate; run `hubkit validate {self.hub_id}`", 3)
         return rec.model

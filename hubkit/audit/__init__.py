@@ -95,9 +95,7 @@ def scope(col, items: list[Evidence]) -> dict:
         "rendered": (f"{sum(1 for e in items if e.kind == RENDERED)} static checks read the rendered "
                      f"configuration in build/{col.hub_id}/ (what would be deployed; not proof that "
                      "it runs)."),
-        "planned": ("Cloud services (identity, DNS, backup, monitoring) are only planned: an offline "
-                    "Pulumi plan under mocks shows intent, not real state; nothing was provisioned "
-                    "by this audit."),
+        "planned": cloud_scope(col.src.cloud),
         "recorded": (f"{sum(1 for e in items if e.kind == RECORDED)} checks read repository records "
                      "(manifest hashes, configure recap, git history)."),
         "not_covered": ("Physical devices (firmware, disks, desktops), identity-realm settings and "
@@ -116,6 +114,27 @@ def _stand_in(col, in_lab: bool) -> str | None:
     return (f"{s.note()}. The switch rows' live evidence comes from that Linux stand-in, not from "
             f"the {s.dialect} device; the {s.dialect} config itself is evidenced by the static "
             "switch.ios_* items.")
+
+
+CLOUD_SERVICES = "The hub's cloud services (identity group and users, DNS zone, backup container, monitoring)"
+PLAN_IS_INTENT = ("The planned evidence below is the offline Pulumi plan under mocks: intent, "
+                  "not real state.")
+
+
+def cloud_scope(cloud) -> str:
+    """What happened to the cloud services, from their record (hubkit.cloud.record), in plain words."""
+    if cloud is None:
+        return (f"{CLOUD_SERVICES} were not provisioned by `hubkit open` (no cloud run is recorded). "
+                + PLAN_IS_INTENT)
+    if cloud.mode == "provisioned":
+        return (f"{CLOUD_SERVICES} were provisioned ({cloud.detail}). {PLAN_IS_INTENT} "
+                "It was not read back from the cloud.")
+    if cloud.mode == "skipped":
+        return f"{CLOUD_SERVICES} were NOT provisioned: the cloud step was skipped ({cloud.detail}). " \
+               + PLAN_IS_INTENT
+    if cloud.mode == "planned":
+        return f"{CLOUD_SERVICES} were planned only, not provisioned ({cloud.detail}). " + PLAN_IS_INTENT
+    return f"{CLOUD_SERVICES} were destroyed ({cloud.detail}). " + PLAN_IS_INTENT
 
 
 def bundle(col, rows: list[Row], items: list[Evidence]) -> dict:
@@ -138,6 +157,7 @@ def bundle(col, rows: list[Row], items: list[Evidence]) -> dict:
         "verify": {"result": col.verify, "note": col.verify_note,
                    "source": f".hubkit/runs/{col.hub_id}/verify.json"},
         "cloud_plan": col.src.plan,
+        "cloud": col.src.cloud.model_dump() if col.src.cloud is not None else None,
         "findings": {
             "validation": [finding_dict(f) for f in col.validation],
             "policy": [finding_dict(f) for f in col.src.plan_findings],

@@ -4,7 +4,8 @@ Sources (all read, nothing re-computed that another part owns):
 - the hub's merged description with provenance (``hubkit.fleet``);
 - validation findings (``hubkit.rules``);
 - the render tree and its manifest (``build/<id>/``, ``hubkit.render``);
-- the offline cloud plan and its policy findings (``hubkit.cloud``);
+- the offline cloud plan and its policy findings (``hubkit.cloud``), and the
+  record of what happened to the cloud services (``.hubkit/runs/<id>/cloud.json``);
 - the last configure recap (``.hubkit/runs/<id>/configure.json``);
 - the last verify result with BSI tags (``.hubkit/runs/<id>/verify.json``);
 - git history of the hub's files when the fleet is a git repository.
@@ -209,6 +210,8 @@ def collect(fleet_root: Path, hub_id: str, lab: bool = False) -> Collected:
         raise HubkitError(f"hub {hub_id} is not rendered (build/{hub_id} is missing)",
                           f"run `hubkit render {hub_id}` first")
     plan, plan_findings = _plan(fleet, hub_id)
+    from hubkit.cloud import record
+    cloud = record.read(fleet_root, hub_id)
     configure = read_json(runs_dir(fleet_root, hub_id) / "configure.json")
     verify, note = _verify_state(fleet_root, hub_id, lab)
     lab_info = None
@@ -226,7 +229,7 @@ def collect(fleet_root: Path, hub_id: str, lab: bool = False) -> Collected:
     git = git_history(fleet_root, rec.layers)
     src = Sources(hub=hub, topo=topo, build_dir=Path(fleet_root) / "build" / hub_id,
                   build_rel=f"build/{hub_id}", manifest=render["manifest"], plan=plan,
-                  plan_findings=plan_findings, git=git, configure=configure)
+                  plan_findings=plan_findings, git=git, configure=configure, cloud=cloud)
     return Collected(hub_id, src, rec, found, render, verify, note,
                      live_evidence(verify) if verify else [], lab=lab_info)
 

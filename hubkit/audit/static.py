@@ -33,6 +33,7 @@ class Sources:
     plan_findings: list = field(default_factory=list)  # Finding
     git: dict | None = None
     configure: dict | None = None
+    cloud: object | None = None  # hubkit.cloud.record.CloudRecord: provisioned, planned, skipped
 
     def read(self, rel: str) -> str | None:
         p = self.build_dir / rel
@@ -649,6 +650,9 @@ def _plan(src):
     containers = [r for r in res if r.get("type") == "openstack:objectstorage/container:Container"]
     codes = {f.code for f in src.plan_findings}
     note = "offline plan: intent only, not compared with real state"
+    if src.cloud is None or not src.cloud.provisioned:
+        # Said on the evidence itself: these rows rest on a plan of services that do not exist.
+        note += "; the cloud services were not provisioned"
     if users:
         ok = "HK201" not in codes and "HK204" not in codes
         yield Evidence("plan.forced_password_change", PLANNED, ok,

@@ -12,6 +12,9 @@ from hubkit.cli import (access_kwargs, access_options, complete_hub_ids, exit_wi
                         installer_options, json_option, pass_ctx)
 from hubkit.errors import EXIT_FINDINGS, UsageError
 
+# Short forms for the status table; `status --json` has the full sentence.
+CLOUD_LABEL = {"provisioned": "provisioned", "planned": "planned only (lab)",
+               "skipped": "SKIPPED (not provisioned)", "destroyed": "destroyed"}
 SYMBOL = {"ok": "✓", "failed": "✗", "interrupted": "!", "skipped": "↷", "disabled": "-", "not_run": "-"}
 
 
@@ -70,8 +73,10 @@ def _print_audit(doc: dict, report: Path) -> int:
 @click.argument("hub_id", metavar="ID", shell_complete=complete_hub_ids)
 @click.option("--lab", is_flag=True, help="Open the hub in its lab on this machine (needs root).")
 @click.option("--yes", is_flag=True, help="Confirm real changes (provisioning, configuring real hosts).")
+@click.option("--skip-cloud", is_flag=True,
+              help="Do not provision the cloud services (no Pulumi run); journal, status and audit say so.")
 @click.option("--from", "from_step", metavar="STEP", default=None,
-              help="Re-run from STEP on: validate, secrets, render, plan, lab, bootstrap, configure, verify, audit.")
+              help="Re-run from STEP on: validate, secrets, render, cloud, lab, bootstrap, configure, verify, audit.")
 @click.option("--vault-password-file", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Read the vault password from FILE instead of $HUBKIT_VAULT_PASSWORD.")
 @click.option("--factory", is_flag=True,
@@ -79,18 +84,20 @@ def _print_audit(doc: dict, report: Path) -> int:
 @installer_options
 @access_options
 @pass_ctx
-def open_cmd(ctx, hub_id, lab, yes, from_step, vault_password_file, factory, installer_key, ask_password,
-             installer_user, user, private_key, jump):
-    """Open hub ID end to end: validate, secrets, render, plan, lab, bootstrap, configure, verify, audit.
+def open_cmd(ctx, hub_id, lab, yes, skip_cloud, from_step, vault_password_file, factory, installer_key,
+             ask_password, installer_user, user, private_key, jump):
+    """Open hub ID end to end: validate, secrets, render, cloud, lab, bootstrap, configure, verify, audit.
 
     A re-run skips steps whose inputs are unchanged and which succeeded; after
-    a failure or Ctrl-C it resumes at the step that stopped.
+    a failure or Ctrl-C it resumes at the step that stopped.  A missing
+    prerequisite (the pulumi CLI for a real opening, a needed --yes) stops it
+    before anything is written.
 
     Example: HUBKIT_VAULT_PASSWORD=... sudo -E hubkit open zeitz --lab
     """
     from hubkit.lock import hub_lock
     from hubkit.open_steps import steps
-    from hubkit.pipeline import STEP_NAMES, RunContext, StepFailed, run_pipeline
+    from hubkit.pipeline import STEP_NAMES, RunContext, StepFailed, preflight, run_pipeline
 
     if from_step is not None and from_step not in STEP_NAMES:
         raise UsageError(f"unknown step {from_step!r} for --from", f"one of: {', '.join(STEP_NAMES)}")
@@ -104,10 +111,13 @@ def open_cmd(ctx, hub_id, lab, yes, from_step, vault_password_file, factory, ins
         os.environ[secrets.ENV_PASSWORD] = secrets.vault_password(vault_password_file)
     if factory and not lab:
         raise UsageError("--factory is for the lab", "a real site's hosts are as delivered; use --installer-key")
-    rctx = RunContext(root, hub_id, lab=lab, yes=yes, verbose=ctx.verbose, factory=factory,
+    rctx = RunContext(root, hub_id, lab=lab, yes=yes, verbose=ctx.verbose, skip_cloud=skip_cloud, factory=factory,
                       access=access_kwargs(lab, user=user, private_key=private_key, jump=jump),
                       credential=installer_credential(installer_key, ask_password, installer_user))
-    click.echo(f"opening {hub_id}{' in the lab' if lab else ''}", err=True)
+    # Before the lock: taking it writes .hubkit/locks/, and a refused run writes nothing.
+    preflight(steps(), rctx, from_step)
+    click.echo(f"opening {hub_id}{' in the lab' if lab else ''}"
+               f"{' without cloud services (--skip-cloud)' if skip_cloud else ''}", err=True)
     failed = None
     with hub_lock(root, hub_id, command="open"):
         try:
@@ -128,6 +138,11 @@ def open_cmd(ctx, hub_id, lab, yes, from_step, vault_password_file, factory, ins
     fails = 0
     if doc is not None and failed is None:
         fails = _print_audit(doc, root / "audit" / hub_id / "report.html")
+    if failed is None:
+        from hubkit.cloud import record
+        cloud = record.read(root, hub_id)
+        if cloud is not None:
+            click.echo(f"cloud services: {cloud.describe()}")
     if failed is not None:
         exit_with(failed.exit_code)
     if fails:
@@ -180,14 +195,16 @@ def status_cmd(ctx, ids, as_json):
     def at(v):  # UTC, minutes are enough in a table
         return (v or "")[:16].replace("T", " ")
 
-    t = Table("hub", "valid", "rendered", "configure", "verify", "lab", "audit", "last open (UTC)", box=None)
+    t = Table("hub", "valid", "rendered", "cloud", "configure", "verify", "lab", "audit", "last open (UTC)",
+              box=None)
     for r in rows:
         rendered = "no"
         if r["rendered"]:
             rendered = f"{r['hash']} " + {True: "up to date", False: "STALE", None: "?"}[r["up_to_date"]]
-        c, v, a, o = r["configure"], r["verify"], r["audit"], r["open"]
+        c, v, a, o, cl = r["configure"], r["verify"], r["audit"], r["open"], r["cloud"]
         t.add_row(
             r["id"], "yes" if r["validated"] else f"no ({r['findings']})", rendered,
+            CLOUD_LABEL.get(cl["mode"], cl["mode"]) if cl else "-",
             (("ok" if c["ok"] else "FAILED") + f" changed={c['changed']} {at(c['at'])}") if c else "-",
             (f"{v['passed']} passed, {v['failed'] + v['error']} failed {at(v['at'])}") if v else "-",
             "running" if r["lab_running"] else "-",
@@ -199,12 +216,16 @@ def status_cmd(ctx, ids, as_json):
 
 @click.command("decommission")
 @click.argument("hub_id", metavar="ID", shell_complete=complete_hub_ids)
-@click.option("--lab", is_flag=True, help="The hub was only opened in the lab: no cloud stack to destroy.")
+@click.option("--lab", is_flag=True, help="The hub was only opened in the lab: no cloud stack to destroy; "
+                                          "its peer is removed from the lab's concentrator.")
 @click.option("--yes", is_flag=True, help="Do it without asking (required when not interactive).")
+@click.option("--skip-concentrator", is_flag=True,
+              help="Leave the hub's WireGuard peer on the concentrator (unreachable, or removed by hand).")
 @json_option
 @pass_ctx
-def decommission_cmd(ctx, hub_id, lab, yes, as_json):
-    """Destroy/list cloud resources, bring the lab down, archive records, release prefixes.
+def decommission_cmd(ctx, hub_id, lab, yes, skip_concentrator, as_json):
+    """Remove the hub's peer from its concentrator, destroy/list cloud resources, bring the lab
+    down, archive records, release prefixes.
 
     Example: hubkit decommission zeitz --lab --yes
     """
@@ -220,8 +241,8 @@ def decommission_cmd(ctx, hub_id, lab, yes, as_json):
         if not click.confirm("continue?", err=True):
             click.echo("nothing done", err=True)
             exit_with(EXIT_FINDINGS)
-    res = decommission(ctx.fleet_root, hub_id, lab=lab,
-                       say=None if as_json else (lambda m: click.echo(m, err=True)))
+    res = decommission(ctx.fleet_root, hub_id, lab=lab, skip_concentrator=skip_concentrator,
+                       on_step=None if as_json else (lambda step, msg: click.echo(msg, err=True)))
     if as_json:
         click.echo(json.dumps(res.as_dict(), indent=2, sort_keys=True))
         return

@@ -70,6 +70,11 @@ def build_spec(fleet_root: Path, hub_id: str, action: str,
     )
 
 
+def cli_path(which=shutil.which) -> str | None:
+    """Where the ``pulumi`` executable is (on PATH), or None: the one place hubkit looks."""
+    return which("pulumi")
+
+
 def check_prerequisites(env: Mapping[str, str] | None = None, which=shutil.which) -> str:
     """Return the path of ``pulumi``; raise ``PrerequisiteError`` (exit 3) otherwise.
 
@@ -77,7 +82,7 @@ def check_prerequisites(env: Mapping[str, str] | None = None, which=shutil.which
     into a message.
     """
     env = os.environ if env is None else env
-    exe = which("pulumi")
+    exe = cli_path(which)
     if exe is None:
         raise PrerequisiteError("the `pulumi` executable was not found on PATH", INSTALL_HINT)
     if not env.get(PASSPHRASE_ENV) and not env.get(PASSPHRASE_FILE_ENV):

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from hubkit.cloud import plan as offline
-from hubkit.cloud import policies, provision, vault
+from hubkit.cloud import policies, provision, record, vault
 from hubkit.errors import FindingsError, PrerequisiteError
 from hubkit.fleet.repo import Fleet
 from hubkit.lock import hub_lock
@@ -65,4 +65,10 @@ def real_run(fleet: Fleet, hub_id: str, action: str, password_file: Path | None 
     if action == "preview":
         return provision.run(spec, program, on_output)
     with hub_lock(fleet.root, hub_id, command="provision" if action == "up" else "destroy", wait=wait):
-        return provision.run(spec, program, on_output)
+        res = provision.run(spec, program, on_output)
+        # status and the audit read what last happened to the stack from this record.
+        mode = "provisioned" if action == "up" else "destroyed"
+        record.write(fleet.root, hub_id, record.CloudRecord(
+            mode=mode, detail=f"`pulumi {action}` of stack {spec.stack_name} succeeded",
+            changes=res.get("changes", {})))
+        return res

@@ -28,13 +28,13 @@ def _env():
 @pytest.mark.slow
 def test_ansible_lint_production_profile_is_clean():
     r = subprocess.run([str(BIN / "ansible-lint"), "--profile", "production", "--offline", "--nocolor",
-                        "site.yml", "switch-cisco-ios.yml", "bootstrap.yml", "roles"],
+                        "site.yml", "switch-cisco-ios.yml", "bootstrap.yml", "decommission.yml", "roles"],
                        cwd=PLAYBOOKS, stdin=subprocess.DEVNULL, capture_output=True, text=True, env=_env(), timeout=600)
     assert r.returncode == 0, r.stdout + r.stderr
     assert "Profile 'production' was required, and it passed" in r.stdout + r.stderr
 
 
-@pytest.mark.parametrize("playbook", ["site.yml", "switch-cisco-ios.yml", "bootstrap.yml"])
+@pytest.mark.parametrize("playbook", ["site.yml", "switch-cisco-ios.yml", "bootstrap.yml", "decommission.yml"])
 def test_syntax_check(rendered_fleet, playbook):
     inv = rendered_fleet / "build" / LAB_HUB / "inventory"
     r = subprocess.run([str(BIN / "ansible-playbook"), "-i", str(inv), "--syntax-check", playbook],

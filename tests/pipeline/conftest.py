@@ -15,10 +15,21 @@ HUBKIT = str(Path(sys.executable).with_name("hubkit"))
 CANARY_PASSWORD = "canary-vault-pw-7Qx9Zt"
 
 
+def no_network() -> list[str]:
+    """argv prefix that runs a command in a fresh network namespace with no links: a step that
+    would contact a real site's hosts fails at once instead of sending anything."""
+    prefix = ["unshare", "-n"] if os.geteuid() == 0 else ["unshare", "-rn"]
+    if subprocess.run([*prefix, "true"], capture_output=True).returncode != 0:
+        pytest.skip("cannot create a network namespace here (unshare -n)")
+    return prefix
+
+
 def hubkit(fleet: Path, *args: str, env: dict | None = None, stdin=subprocess.DEVNULL,
-           check: bool = False) -> subprocess.CompletedProcess:
+           check: bool = False, offline: bool = False) -> subprocess.CompletedProcess:
+    """Run the hubkit CLI; ``offline`` runs it without any network (see no_network)."""
     full = {**os.environ, "CI": "true", "HUBKIT_VAULT_PASSWORD": CANARY_PASSWORD, **(env or {})}
-    r = subprocess.run([HUBKIT, "--fleet", str(fleet), *args], capture_output=True, text=True,
+    prefix = no_network() if offline else []
+    r = subprocess.run([*prefix, HUBKIT, "--fleet", str(fleet), *args], capture_output=True, text=True,
                        env=full, stdin=stdin)
     if check and r.returncode != 0:
         raise AssertionError(f"hubkit {' '.join(args)} -> {r.returncode}\n{r.stdout}\n{r.stderr}")

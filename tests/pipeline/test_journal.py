@@ -1,4 +1,4 @@
-"""The open engine with toy steps: skip, resume, --from, Ctrl-C, kill -9."""
+"""The open engine with toy steps: skip, resume, --from, Ctrl-C, kill -9, preflight, skipped on purpose."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import pytest
 
 from hubkit.errors import HubkitError, PrerequisiteError, UsageError
 from hubkit.journal import Journal, journal_path
-from hubkit.pipeline import RunContext, Step, StepFailed, run_pipeline
+from hubkit.pipeline import RunContext, Skipped, Step, StepFailed, preflight, run_pipeline
 
 
 class World:
@@ -153,3 +153,43 @@ def test_disabled_step_is_reported_not_run(world, ctx):
     assert world.ran == ["a", "c"]
     assert rep.steps[1].result == "disabled" and "--lab" in rep.steps[1].message
     assert rep.ok
+
+
+def _refuse(ctx):
+    raise PrerequisiteError("tool missing", "install it")
+
+
+def test_preflight_failure_stops_the_run_before_anything_is_journalled(world, ctx):
+    steps = world.steps()
+    steps[2] = Step("c", steps[2].run, steps[2].inputs, preflight=_refuse)
+    with pytest.raises(PrerequisiteError, match="tool missing"):
+        run_pipeline(steps, ctx)
+    assert world.ran == []  # not even step a, which has no prerequisite of its own
+    assert not journal_path(ctx.fleet_root, "zeitz").exists()
+
+
+def test_preflight_skips_steps_the_run_does_not_reach(world, ctx):
+    steps = world.steps()
+    steps[0] = Step("a", steps[0].run, steps[0].inputs, preflight=_refuse)
+    steps[1] = Step("b", steps[1].run, steps[1].inputs, preflight=_refuse,
+                    disabled=lambda c: "not requested")
+    preflight(steps, ctx, from_step="b")  # a is before --from, b is disabled: nothing to check
+    with pytest.raises(PrerequisiteError):
+        preflight(steps, ctx)
+
+
+def test_step_skipped_on_purpose_is_journalled_with_its_reason_and_keeps_it(world, ctx):
+    steps = world.steps()
+    steps[1] = Step("b", lambda c: Skipped("--skip-b: b's service not provisioned"), lambda c: world.inputs["b"])
+    seen = []
+    rep = run_pipeline(steps, ctx, on_event=lambda k, r: seen.append((k, r.step, r.result, r.message)))
+    assert results(rep) == [("a", "ok"), ("b", "skipped"), ("c", "ok")] and rep.ok
+    assert ("skip", "b", "skipped", "--skip-b: b's service not provisioned") in seen
+    j = Journal(journal_path(ctx.fleet_root, "zeitz"))
+    assert j.states()["b"].reason == "--skip-b: b's service not provisioned"
+    # Nothing changed: skipped again, and the journal and display still say why.
+    rep = run_pipeline(steps, ctx)
+    assert rep.steps[1].message == "inputs unchanged since it was skipped (--skip-b: b's service not provisioned)"
+    assert j.states()["b"].reason == "--skip-b: b's service not provisioned"
+    # A step that ran normally has no reason.
+    assert j.states()["a"].reason == "" and j.states()["a"].message == "inputs unchanged since it last succeeded"

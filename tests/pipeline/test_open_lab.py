@@ -1,7 +1,8 @@
-"""End to end in the lab: open → report without fail rows; re-run skips; kill -9 resumes; decommission.
+"""End to end in the lab: open → report without fail rows; re-run skips; kill -9 resumes;
+a stale peer on the concentrator; decommission removes the hub's peer before the lab goes.
 
 One lab serves the whole module (CI time): the tests run in file order and
-build on each other.  The hub is renamed (``hkot-zeitz``) so that a lab an
+build on each other.  The hub is renamed (``hkdc-ot``) so that a lab an
 engineer runs under the real id on the same machine is never touched.
 """
 
@@ -23,7 +24,9 @@ from hubkit.scaffold import init_single_hub_fleet
 from .conftest import CANARY_PASSWORD, HUBKIT, all_text_under, hubkit, secret_values
 
 pytestmark = [pytest.mark.lab, pytest.mark.slow]
-HUB = "hkot-zeitz"
+HUB = "hkdc-ot"
+CORE = "dc-core"
+STALE_NET = "10.99.0.0/24"  # no hub's: the stale peer's allowed IPs
 LOGS: list[str] = []
 
 
@@ -96,7 +99,7 @@ def test_open_killed_during_configure_resumes_and_reports_no_failed_checks(lab_f
 
     r = run(lab_fleet, "-vv", "open", HUB, "--lab", "--yes")
     assert r.returncode == 0, r.stdout + r.stderr[-4000:]
-    for step in ("validate", "secrets", "render", "plan", "lab"):
+    for step in ("validate", "secrets", "render", "cloud", "lab"):
         assert re.search(rf"↷ {step}\s+skipped: inputs unchanged", r.stderr), step
     assert re.search(r"configure running \(resuming: last attempt incomplete", r.stderr)
     assert re.search(r"✓ configure", r.stderr) and re.search(r"✓ audit", r.stderr)
@@ -109,6 +112,13 @@ def test_open_killed_during_configure_resumes_and_reports_no_failed_checks(lab_f
     assert doc["configure"]["rc"] == 0 and doc["scope"]["lab"]["running"] is True
     assert f"report: {lab_fleet}/audit/{HUB}/report.html" in r.stdout
     assert "manual #20" in r.stdout  # manual checks are listed in the summary
+    # The lab plans the cloud and provisions nothing: every output says so.
+    assert "cloud services: planned only, not provisioned: --lab: offline plan" in r.stdout
+    assert "were planned only, not provisioned (--lab" in doc["scope"]["planned"]
+    assert doc["cloud"]["mode"] == "planned"
+    # The concentrator's own suite ran on dc-core and passed.
+    core = [c for c in doc["verify"]["result"]["checks"] if c["host"] == CORE]
+    assert len(core) >= 7 and all(c["status"] == "passed" for c in core), core
 
 
 def test_second_open_skips_every_step(lab_fleet):
@@ -128,6 +138,7 @@ def test_status_shows_the_open_hub(lab_fleet):
     assert row["validated"] and row["up_to_date"] and row["lab_running"]
     assert row["configure"]["ok"] and row["verify"]["ok"] and row["audit"]["fail"] == 0
     assert row["open"]["result"] == "ok"
+    assert row["cloud"]["mode"] == "planned" and not row["cloud"]["provisioned"]
 
 
 def test_no_secret_in_any_output_log_or_journal(lab_fleet):
@@ -139,16 +150,82 @@ def test_no_secret_in_any_output_log_or_journal(lab_fleet):
         assert all(secret not in log for log in LOGS)
 
 
+def on_core(cmd: str) -> str:
+    from hubkit.lab import exec_argv
+    r = subprocess.run(exec_argv(HUB, CORE, ["sudo", "sh", "-c", cmd]), capture_output=True, text=True,
+                       timeout=60)
+    assert r.returncode == 0, f"{CORE}: {cmd}: {r.stderr}"
+    return r.stdout
+
+
+CORE_CHECKS = "test_peer_files or test_live_peers or test_hub_peer or test_routes_into or test_central_service"
+
+
+def core_verify(root) -> tuple[int, dict[str, dict]]:
+    r = run(root, "verify", HUB, "--lab", "--json", "-k", CORE_CHECKS)
+    doc = json.loads(r.stdout)
+    return r.returncode, {c["id"]: c for c in doc["checks"] if c["host"] == CORE}
+
+
+def test_stale_peer_on_the_concentrator_fails_the_core_suite_until_configure(lab_fleet):
+    on_core(f"K=$(wg genkey | wg pubkey); printf '[Peer]\\nPublicKey = %s\\nAllowedIPs = {STALE_NET}\\n' $K "
+            f"> /etc/wireguard/peers/hkdc-gone.conf; wg set wg0 peer $K allowed-ips {STALE_NET}; "
+            f"ip route add {STALE_NET} dev wg0")
+    rc, checks = core_verify(lab_fleet)
+    assert rc == 1
+    failed = {i for i, c in checks.items() if c["status"] != "passed"}
+    assert failed == {"core::test_peer_files_are_fleet_hubs", "core::test_live_peers_are_fleet_hubs",
+                      "core::test_routes_into_tunnel"}, checks
+    assert "hkdc-gone is no hub of the fleet" in checks["core::test_peer_files_are_fleet_hubs"]["message"]
+    assert "from /etc/wireguard/peers/hkdc-gone.conf" in checks["core::test_live_peers_are_fleet_hubs"]["message"]
+    assert f"route {STALE_NET} dev wg0" in checks["core::test_routes_into_tunnel"]["message"]
+    assert {"NET.3.3.A5"} <= set(checks["core::test_peer_files_are_fleet_hubs"]["bsi"])
+    # The lab's concentrator is the hub's own: configure removes what is not this hub's.
+    r = run(lab_fleet, "configure", HUB, "--lab")
+    assert r.returncode == 0, r.stderr[-3000:]
+    rc, checks = core_verify(lab_fleet)
+    assert rc == 0 and checks and all(c["status"] == "passed" for c in checks.values()), checks
+    assert STALE_NET not in on_core("wg show wg0 allowed-ips; ip -o -4 route show dev wg0")
+
+
+def test_decommission_removes_the_peer_from_dc_core_before_the_lab_goes(lab_fleet, monkeypatch):
+    """decommission in-process, so that dc-core can be read right after the concentrator step,
+    while the lab still runs; then the removal again, to show it is idempotent."""
+    from hubkit import decommission as dec
+    from hubkit.fleet.repo import load_fleet
+    from hubkit.secrets import read_public_key
+    monkeypatch.setenv("HUBKIT_VAULT_PASSWORD", CANARY_PASSWORD)
+    key = read_public_key(lab_fleet, HUB)
+    hub = load_fleet(lab_fleet).hub(HUB).model
+    read = "wg show wg0 allowed-ips; echo ==; ip -o -4 route show dev wg0; echo ==; ls /etc/wireguard/peers"
+    before = on_core(read)
+    assert key in before and "10.64.0.0/24 " in before and f"{HUB}.conf" in before
+    seen = {}
+
+    def on_step(step, message):
+        seen[step] = message
+        if step == "concentrator":
+            seen["core"] = on_core(read)
+            seen["again"] = dec.remove_peer(lab_fleet, dec.plan_peer_removal(lab_fleet, hub, True, False))
+
+    res = dec.decommission(lab_fleet, HUB, lab=True, on_step=on_step)
+    assert res.concentrator == "removed" and seen["concentrator"].startswith("removed the WireGuard peer")
+    peers, routes, files = seen["core"].split("==\n")
+    assert peers.strip() == "" and files.strip() == "", seen["core"]
+    # Only the kernel's route of the tunnel network (wg0's own address) is left.
+    assert [r for r in routes.splitlines() if "proto kernel" not in r] == [], seen["core"]
+    assert seen["again"][0] == "absent"  # a second removal finds nothing and changes nothing
+    assert list(seen)[:3] == ["concentrator", "core", "again"] and "lab" in seen
+
+
 def test_decommission_leaves_no_lab_and_archives_everything(lab_fleet):
-    r = run(lab_fleet, "decommission", HUB, "--lab", "--yes")
-    assert r.returncode == 0, r.stderr
     from hubkit.lab.state import State
     assert State.load(HUB) is None
     netns = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
     assert f"hk-{HUB}" not in netns
     arch = lab_fleet / "archive" / HUB
     for p in ("build/manifest.json", "audit/report.html", "audit/evidence.json", f"journal/{HUB}.jsonl",
-              "runs/configure.json", "runs/verify.json", f"secrets/{HUB}.vault.yml"):
+              "runs/configure.json", "runs/verify.json", "runs/decommission.log", f"secrets/{HUB}.vault.yml"):
         assert (arch / p).is_file(), p
     assert (lab_fleet / "hubs" / "_decommissioned" / f"{HUB}.yaml").is_file()
     assert "10.64.0.0/22" in (lab_fleet / "hubs" / "_decommissioned" / "released.yaml").read_text()

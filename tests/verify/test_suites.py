@@ -16,7 +16,9 @@ from hubkit.paths import PLAYBOOKS
 # The mapping table of issue 6 (NET.3.2.A2/A3, NET.1.1.A21/A23 and ORP.4.A1/A9/A23 spelled out).
 TABLE = {"NET.1.1.A5", "NET.3.2.A2", "NET.3.2.A3", "NET.1.1.A21", "NET.1.1.A23", "NET.3.3.A11",
          "NET.1.1.A7", "SYS.1.3.A8", "NET.3.2.A6", "OPS.1.1.5.A4", "OPS.1.1.5.A5", "SYS.2.1.A3",
-         "OPS.1.1.3.A15", "ORP.4.A1", "ORP.4.A9", "ORP.4.A23", "NET.3.2.A4", "NET.3.1.A15"}
+         "OPS.1.1.3.A15", "ORP.4.A1", "ORP.4.A9", "ORP.4.A23", "NET.3.2.A4", "NET.3.1.A15",
+         # shared/BSI-CHECKS.md #16 (VPN peers reviewed, unused removed): the concentrator's peers.
+         "NET.3.3.A5"}
 
 COLLECT = r"""
 import json, sys
@@ -46,6 +48,7 @@ def collected(tmp_path_factory):
     for group, files, hosts in [("router", verify.role_suites()["router"], "ssh://zeitz-rt01"),
                                 ("switch", verify.role_suites()["switch"], "ssh://zeitz-sw01"),
                                 ("workstation", verify.role_suites()["workstation"], "ssh://zeitz-ws01"),
+                                ("core", verify.role_suites()["core"], "ssh://dc-core"),
                                 ("probes", [verify.PROBES], None)]:
         args = [sys.executable, "-c", COLLECT, f"--rootdir={PLAYBOOKS}", "--import-mode=importlib",
                 f"--hubkit-context={ctx}", *(["--hosts", hosts] if hosts else []), *map(str, files)]
@@ -78,6 +81,8 @@ def test_each_role_has_its_checks(collected):
     assert {"test_guest_cannot_reach", "test_guest_cannot_reach_router_ssh", "test_staff_cannot_reach_mgmt",
             "test_staff_reaches_core_through_tunnel", "test_dhcp_fresh_client", "test_dns_resolves_hub_hosts",
             "test_guest_spoofed_source_dropped"} <= names["probes"]
+    assert {"test_peer_files_are_fleet_hubs", "test_live_peers_are_fleet_hubs", "test_hub_peer_present",
+            "test_routes_into_tunnel", "test_central_service_listens_only_on_its_addresses"} == names["core"]
     # Parametrized from the model: one DNS/DHCP check per segment, one guest probe per internal segment.
     router = [n for n, _ in collected["router"]]
     assert sum("test_dnsmasq_serves_segment[" in n for n in router) == 4
