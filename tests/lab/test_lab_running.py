@@ -107,7 +107,10 @@ def test_artifacts(zeitz_lab):
         for name, hv in group["hosts"].items():
             assert hv == {"ansible_host": by_name[name]["mgmt_address"]}
     gv = yaml.safe_load((info.inventory_dir / "group_vars" / "all.yml").read_text())
-    assert gv["ansible_user"] == info.admin == "hubadmin"
+    # User and become come from the rendered inventory; the overlay only connects.
+    assert "ansible_user" not in gv and "ansible_become" not in gv and info.admin == "op-lange"
+    assert gv["ansible_ssh_private_key_file"] == str(info.private_key)
+    assert f"UserKnownHostsFile={info.site_known_hosts}" in gv["ansible_ssh_common_args"]
     assert stat.S_IMODE(os.stat(gv["hubkit_lab_core_wg_private_key_file"]).st_mode) == 0o600
     assert stat.S_IMODE(os.stat(info.private_key).st_mode) == 0o600
     cfg = info.ssh_config.read_text()

@@ -60,7 +60,7 @@ def test_stand_in_files_are_what_a_linux_switch_of_the_hub_gets(hubs, tmp_path):
 def _overlay(tmp_path, switch_standin):
     d = tmp_path / "lab"
     d.mkdir(exist_ok=True)
-    inv = artifacts.inventory(d, "hubadmin", [("naumburg-sw01", "switch", "10.64.6.130")], "PUB",
+    inv = artifacts.inventory(d, "ssh-ed25519 AAAA lab", [("naumburg-sw01", "switch", "10.64.6.130")], "PUB",
                               d / "core-wg.key", switch_standin)
     return inv, yaml.safe_load((inv / "group_vars" / "all.yml").read_text())
 

@@ -132,7 +132,7 @@ def test_human_output_names_expected_and_found(lab):
         r = lab.hubkit("verify", HUB, "--lab", "-k", "sudo")
         assert r.returncode == 1
         assert "zeitz-ws04\n" in r.stdout
-        assert ("zeitz-ws04 common::test_only_admin_has_sudo: expected sudo for hubadmin only, "
+        assert ("zeitz-ws04 common::test_only_admin_has_sudo: expected sudo for the admins (op-lange, op-weber) only, "
                 "found sudo also for hkdrift2") in r.stdout
     finally:
         lab.on("zeitz-ws04", "userdel -r hkdrift2")
