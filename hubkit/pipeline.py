@@ -1,4 +1,4 @@
-"""`hubkit open`: the chain validate → secrets → render → cloud → lab → bootstrap → configure → verify → audit.
+"""`hubkit open`: the chain validate → secrets → render → lab → bootstrap → configure → cloud → verify → audit.
 
 The engine here knows nothing about the steps: a step is a name plus plain
 callables (``run``, ``inputs`` and optionally ``current``).  Before a step
@@ -30,7 +30,9 @@ from pathlib import Path
 from hubkit.errors import HubkitError, UsageError
 from hubkit.journal import FAILED, INTERRUPTED, OK, SKIPPED, Journal, digest, journal_path
 
-STEP_NAMES = ("validate", "secrets", "render", "cloud", "lab", "bootstrap", "configure", "verify", "audit")
+# The cloud step comes after configure: in the lab, its Keycloak starts with the
+# lab and is ready by then (docs/cloud.md); a site has no order between the two.
+STEP_NAMES = ("validate", "secrets", "render", "lab", "bootstrap", "configure", "cloud", "verify", "audit")
 
 
 @dataclass

@@ -26,7 +26,8 @@ STATE_URL_ENV = "HUBKIT_STATE_URL"
 PASSPHRASE_ENV = "PULUMI_CONFIG_PASSPHRASE"
 PASSPHRASE_FILE_ENV = "PULUMI_CONFIG_PASSPHRASE_FILE"
 SECRETS_PROVIDER = "passphrase"
-INSTALL_HINT = "install the Pulumi CLI (https://www.pulumi.com/docs/install/) and put `pulumi` on PATH"
+INSTALL_HINT = ("build it with `bash .ci/setup --lab` in the hubkit checkout (the engine from its Go module, "
+                "into /var/cache/hubkit/bin), or put `pulumi` on PATH, or set HUBKIT_PULUMI_BIN to its directory")
 ACTIONS = ("preview", "up", "destroy")
 
 
@@ -70,12 +71,15 @@ def build_spec(fleet_root: Path, hub_id: str, action: str,
     )
 
 
-def cli_path(which=shutil.which) -> str | None:
-    """Where the ``pulumi`` executable is (on PATH), or None: the one place hubkit looks."""
-    return which("pulumi")
+def cli_path(which=None) -> str | None:
+    """Where the ``pulumi`` executable is, or None (``hubkit.cloud.engine`` decides where to look)."""
+    if which is not None:
+        return which("pulumi")
+    from hubkit.cloud import engine
+    return engine.find("pulumi")
 
 
-def check_prerequisites(env: Mapping[str, str] | None = None, which=shutil.which) -> str:
+def check_prerequisites(env: Mapping[str, str] | None = None, which=None) -> str:
     """Return the path of ``pulumi``; raise ``PrerequisiteError`` (exit 3) otherwise.
 
     Called before anything is written.  The passphrase's value is never read
@@ -84,7 +88,8 @@ def check_prerequisites(env: Mapping[str, str] | None = None, which=shutil.which
     env = os.environ if env is None else env
     exe = cli_path(which)
     if exe is None:
-        raise PrerequisiteError("the `pulumi` executable was not found on PATH", INSTALL_HINT)
+        raise PrerequisiteError("the `pulumi` executable was not found on PATH (nor in $HUBKIT_PULUMI_BIN "
+                                "or /var/cache/hubkit/bin)", INSTALL_HINT)
     if not env.get(PASSPHRASE_ENV) and not env.get(PASSPHRASE_FILE_ENV):
         raise PrerequisiteError(f"{PASSPHRASE_ENV} is not set: the stack's secrets are encrypted with it",
                                 f"export {PASSPHRASE_ENV} (keep it in your password manager, never in the repo)")
@@ -137,7 +142,7 @@ def _redact_url(url: str) -> str:
 
 
 def run(spec: RunSpec, program: Callable[[], Any], on_output: Callable[[str], None] | None = None,
-        which=shutil.which) -> dict:
+        which=None) -> dict:
     """Execute ``spec``: preview, up or destroy.  Returns a JSON-ready summary."""
     check_prerequisites(which=which)
     from pulumi import automation as auto

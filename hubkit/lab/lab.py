@@ -316,7 +316,8 @@ def _down(lab_id: str) -> dict:
     t0 = time.monotonic()
     procs = st.get("processes", [])
     supervisors = {p["host"]: p["pid"] for p in procs}
-    host_names = {p["host"] for p in procs} | {Path(m).parent.name for m in st.get("mounts", [])}
+    host_names = {p["host"] for p in procs} | {Path(m).parent.name for m in st.get("mounts", [])
+                                                if Path(m).parent.parent.name == "hosts"}
     img_root = image.CACHE / st.get("image", "") / "rootfs"
     netns_of = {h["name"]: h["netns"] for h in st.get("hosts", [])}
     hs = [hosts.Host(lab_id, st.dir, n, netns_of.get(n, n), img_root) for n in sorted(host_names)]
@@ -325,6 +326,8 @@ def _down(lab_id: str) -> dict:
     for h in hs:
         h.cgroups = [c for c in h.cgroups if str(c) in recorded]
     hosts.stop_all(hs, supervisors)
+    from hubkit.lab import keycloak
+    keycloak.stop(st)  # before the netns sweep below: a clean stop, then SIGKILL for strays
     # Anything else living in a lab netns (ssh ControlMaster processes in mgmt, strays).
     for pids in wiring.pids_in_netns(st.get("netns", [])).values():
         for pid in pids:
@@ -364,6 +367,7 @@ def _down(lab_id: str) -> dict:
 
 
 def status(lab_id: str) -> dict:
+    from hubkit.lab import keycloak
     st = State.load(lab_id)
     if st is None:
         raise PrerequisiteError(f"no lab {lab_id!r} on this machine", f"run 'hubkit lab up {lab_id}'")
@@ -386,6 +390,7 @@ def status(lab_id: str) -> dict:
             "known_hosts": str(d / "known_hosts"), "site_known_hosts": str(d / "site_known_hosts"),
             "inventory": str(d / "inventory"), "factory": bool(st.get("factory")),
             "installer_key": str(d / "installer_ed25519") if st.get("factory") else None,
+            "services": {"keycloak": keycloak.describe(lab_id)},
             "hosts": out_hosts}
 
 

@@ -19,7 +19,7 @@ from hubkit.errors import LockedError
 
 RUN = Path(os.environ.get("HUBKIT_LAB_RUN", "/run/hubkit/labs"))
 LOCKS = Path(os.environ.get("HUBKIT_LAB_LOCKS", "/run/hubkit/locks"))
-KINDS = ("netns", "links", "mounts", "cgroups", "processes", "dirs", "propagate")
+KINDS = ("netns", "links", "mounts", "cgroups", "processes", "dirs", "propagate", "services")
 
 
 def lab_dir(lab_id: str) -> Path:

@@ -95,6 +95,7 @@ def test_without_cli_exit_3_and_nothing_written(fleet_root, tmp_path, monkeypatc
     empty = tmp_path / "empty-path"
     empty.mkdir()
     monkeypatch.setenv("PATH", str(empty))
+    monkeypatch.setenv("HUBKIT_PULUMI_BIN", str(empty))
     before = tree_snapshot(fleet_root)
     autos = set(glob.glob("/tmp/automation-*"))
     res = _cli(fleet_root, args, {"PULUMI_CONFIG_PASSPHRASE": PASSPHRASE,
@@ -102,7 +103,7 @@ def test_without_cli_exit_3_and_nothing_written(fleet_root, tmp_path, monkeypatc
     assert res.exit_code == 3, res.output
     lines = [line for line in res.output.splitlines() if line.strip()]
     assert len(lines) == 1, res.output
-    assert "`pulumi` executable was not found" in lines[0] and "install the Pulumi CLI" in lines[0]
+    assert "`pulumi` executable was not found" in lines[0] and "bash .ci/setup --lab" in lines[0]
     assert "Traceback" not in res.output and PASSPHRASE not in res.output
     assert tree_snapshot(fleet_root) == before
     assert not (fleet_root / ".hubkit").exists()
@@ -117,6 +118,7 @@ def test_without_passphrase_exit_3_and_nothing_written(fleet_root, tmp_path, mon
     fake.write_text("#!/bin/sh\necho must-not-run >&2\nexit 99\n")
     fake.chmod(0o755)
     monkeypatch.setenv("PATH", str(bindir))
+    monkeypatch.setenv("HUBKIT_PULUMI_BIN", str(bindir))
     monkeypatch.delenv("PULUMI_CONFIG_PASSPHRASE", raising=False)
     monkeypatch.delenv("PULUMI_CONFIG_PASSPHRASE_FILE", raising=False)
     before = tree_snapshot(fleet_root)
@@ -165,6 +167,7 @@ def test_destroy_needs_confirmation_when_not_interactive(fleet_root, tmp_path, m
     fake.write_text("#!/bin/sh\nexit 99\n")
     fake.chmod(0o755)
     monkeypatch.setenv("PATH", str(bindir))
+    monkeypatch.setenv("HUBKIT_PULUMI_BIN", str(bindir))
     res = _cli(fleet_root, ["destroy", "zeitz"], {"PULUMI_CONFIG_PASSPHRASE": PASSPHRASE})
     assert res.exit_code == 2 and "--yes" in res.output
     assert not (fleet_root / ".hubkit").exists()

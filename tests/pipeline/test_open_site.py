@@ -32,6 +32,10 @@ def path_without_pulumi() -> str:
     return os.pathsep.join(d for d in dirs if not shutil.which("pulumi", path=d))
 
 
+# A machine without the engine: PATH without it, and hubkit's own bin dir pointed elsewhere.
+NO_PULUMI = {"PATH": path_without_pulumi(), "HUBKIT_PULUMI_BIN": "/nonexistent/hubkit-pulumi-bin"}
+
+
 def tree(root) -> dict[str, tuple[bytes | None, int]]:
     """Every file and directory under ``root`` with its bytes and mode."""
     out = {".": (None, root.stat().st_mode)}
@@ -51,7 +55,7 @@ def tree(root) -> dict[str, tuple[bytes | None, int]]:
 ])
 def test_refused_open_exits_before_writing_anything(rendered, args, code, says):
     before = tree(rendered)
-    r = hubkit(rendered, *args, env={"PATH": path_without_pulumi()}, offline=True)
+    r = hubkit(rendered, *args, env=NO_PULUMI, offline=True)
     assert r.returncode == code, r.stderr
     assert says in r.stderr and "Traceback" not in r.stderr
     if code == 3:  # the hint names the way forward
@@ -75,7 +79,7 @@ def site(tmp_path_factory):
     key = root.parent / "installer_ed25519"
     key.write_text("a stand-in: no host is ever reached\n")
     r = hubkit(root, "-vv", "open", "zeitz", "--yes", "--skip-cloud", "--installer-key", str(key),
-               env={"PATH": path_without_pulumi()}, offline=True)
+               env=NO_PULUMI, offline=True)
     LOGS.append(r.stdout + r.stderr)
     return root, r
 

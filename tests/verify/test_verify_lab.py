@@ -114,7 +114,7 @@ def test_converged_lab_verifies_green(lab, tmp_path):
         ("zeitz-gw01", "common::test_chrony_synced")}
     hosts = {c["host"] for c in doc["checks"]}
     assert hosts == {"zeitz-rt01", "zeitz-sw01", "zeitz-ws01", "zeitz-ws02", "zeitz-ws03", "zeitz-ws04",
-                     "zeitz-gw01", "hub"}
+                     "zeitz-gw01", "dc-core", "hub"}
     assert all(c["bsi"] for c in doc["checks"])
     # JUnit: well-formed, one suite per host, the same number of cases as checks.
     root = ET.parse(junit).getroot()
