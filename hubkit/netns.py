@@ -33,9 +33,10 @@ def _join(netns: str) -> None:
         os.close(fd)
 
 
-def _child(conn, netns: str, fn: Callable, args: tuple, kwargs: dict) -> None:
+def _child(conn, netns: str | None, fn: Callable, args: tuple, kwargs: dict) -> None:
     try:
-        _join(netns)
+        if netns:
+            _join(netns)
         conn.send(("ok", fn(*args, **kwargs)))
     except HubkitError as e:
         conn.send(("hubkit", (type(e).__name__, e.exit_code, e.message, e.hint)))
@@ -45,8 +46,9 @@ def _child(conn, netns: str, fn: Callable, args: tuple, kwargs: dict) -> None:
         conn.close()
 
 
-def run_in(netns: str, fn: Callable[..., Any], *args, **kwargs) -> Any:
-    """``fn(*args, **kwargs)`` in netns ``netns``; its return value, or its error re-raised."""
+def run_in(netns: str | None, fn: Callable[..., Any], *args, **kwargs) -> Any:
+    """``fn(*args, **kwargs)`` in a forked child, in netns ``netns`` (None: this process's);
+    its return value, or its error re-raised."""
     ctx = multiprocessing.get_context("fork")
     parent, child = ctx.Pipe(duplex=False)
     proc = ctx.Process(target=_child, args=(child, netns, fn, args, kwargs))
@@ -56,7 +58,7 @@ def run_in(netns: str, fn: Callable[..., Any], *args, **kwargs) -> Any:
         kind, value = parent.recv()
     except EOFError:
         proc.join()
-        raise HubkitError(f"the worker in netns {netns} died (exit {proc.exitcode})",
+        raise HubkitError(f"the worker{f' in netns {netns}' if netns else ''} died (exit {proc.exitcode})",
                           "run again with -v; the engine's output names the cause") from None
     except KeyboardInterrupt:
         proc.terminate()
@@ -70,5 +72,7 @@ def run_in(netns: str, fn: Callable[..., Any], *args, **kwargs) -> Any:
         err = HubkitError(message, hint)
         err.exit_code = code
         raise err
-    raise HubkitError(f"unexpected error in netns {netns}: {value.splitlines()[0]}",
-                      "this is a bug in hubkit; the traceback was logged at debug level")
+    import logging
+    logging.getLogger(__name__).debug("worker failed:\n%s", value)
+    raise HubkitError(f"unexpected error in the worker: {value.splitlines()[0]}",
+                      "this is a bug in hubkit; -vv shows the worker's traceback")

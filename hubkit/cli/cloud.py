@@ -29,6 +29,15 @@ def _progress(verbose: int):
     return lambda line: console.print(line.rstrip("\n"), markup=False)
 
 
+lab_option = click.option("--lab", is_flag=True,
+                          help="Against the lab's Keycloak (the identity part for real; started on first use).")
+
+
+def _changes_text(changes: dict) -> str:
+    real = {k: v for k, v in changes.items() if k != "same"}
+    return ", ".join(f"{k}={v}" for k, v in real.items()) or "no changes"
+
+
 def _print_summary(summary: dict, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(summary, sort_keys=True, indent=2))
@@ -36,19 +45,32 @@ def _print_summary(summary: dict, as_json: bool) -> None:
     if summary.get("cancelled"):
         click.echo(f"{summary['action']} of hub {summary['hub']} cancelled")
         return
-    changes = ", ".join(f"{k}={v}" for k, v in summary["changes"].items()) or "no changes"
-    click.echo(f"{summary['action']} of hub {summary['hub']} (stack {summary['stack']}): {changes}")
+    if "realm" in summary:
+        r = summary["realm"]
+        click.echo(f"realm (stack {r['stack']}): {_changes_text(r['changes'])}")
+        for step in r.get("steps", []):
+            click.echo(f"  {step['op']:8} {step['type']} {step['name']}")
+    click.echo(f"{summary['action']} of hub {summary['hub']} (stack {summary['stack']}): "
+               f"{_changes_text(summary['changes'])}")
+    for step in summary.get("steps", []):
+        diff = f"  [{', '.join(step['diffs'])}]" if step.get("diffs") else ""
+        click.echo(f"  {step['op']:8} {step['type']} {step['name']}{diff}")
     for key, value in summary["outputs"].items():
         click.echo(f"  {key}: {value}")
+    if "real" in summary:
+        click.echo(f"ran for real: {', '.join(summary['real']) or 'nothing'}"
+                   + (f"; planned only (no server here): {', '.join(summary['planned_only'])}"
+                      if summary.get("planned_only") else ""))
 
 
 @click.command("plan")
 @click.argument("hub_id", metavar="ID", shell_complete=complete_hub_ids)
 @click.option("--offline", is_flag=True, help="Run under Pulumi's mocks: intent only, no engine, no state.")
+@lab_option
 @vault_option
 @json_option
 @pass_ctx
-def plan_cmd(ctx, hub_id, offline, vault_password_file, as_json):
+def plan_cmd(ctx, hub_id, offline, lab, vault_password_file, as_json):
     """Show the hub's cloud resources: a preview, or with --offline the declared intent plus policies.
 
     Example: hubkit plan zeitz --offline --json
@@ -69,34 +91,39 @@ def plan_cmd(ctx, hub_id, offline, vault_password_file, as_json):
             click.echo(f"{len(found)} policy finding(s)", err=True)
             exit_with(EXIT_FINDINGS)
         return
-    summary = run.real_run(fleet, hub_id, "preview", vault_password_file, on_output=_progress(ctx.verbose))
+    summary = run.real_run(fleet, hub_id, "preview", vault_password_file, on_output=_progress(ctx.verbose),
+                           lab=lab)
     _print_summary(summary, as_json)
 
 
 @click.command("provision")
 @click.argument("hub_id", metavar="ID", shell_complete=complete_hub_ids)
+@lab_option
+@click.option("--clear-pending", is_flag=True,
+              help="First resolve operations an interrupted run left pending (removes half-made objects).")
 @vault_option
 @wait_option
 @json_option
 @pass_ctx
-def provision_cmd(ctx, hub_id, vault_password_file, wait, as_json):
+def provision_cmd(ctx, hub_id, lab, clear_pending, vault_password_file, wait, as_json):
     """Create or update the hub's cloud services (pulumi up through the Automation API).
 
-    Example: PULUMI_CONFIG_PASSPHRASE=... hubkit provision zeitz --json
+    Example: PULUMI_CONFIG_PASSPHRASE=... hubkit provision zeitz --lab --json
     """
     from hubkit.cloud import run
     summary = run.real_run(ctx.fleet(), hub_id, "up", vault_password_file, wait=wait,
-                           on_output=_progress(ctx.verbose))
+                           on_output=_progress(ctx.verbose), lab=lab, clear_pending=clear_pending)
     _print_summary(summary, as_json)
 
 
 @click.command("destroy")
 @click.argument("hub_id", metavar="ID", shell_complete=complete_hub_ids)
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@lab_option
 @wait_option
 @json_option
 @pass_ctx
-def destroy_cmd(ctx, hub_id, yes, wait, as_json):
+def destroy_cmd(ctx, hub_id, yes, lab, wait, as_json):
     """Delete every cloud resource of the hub's stack.
 
     Example: hubkit destroy zeitz --yes
@@ -111,7 +138,7 @@ def destroy_cmd(ctx, hub_id, yes, wait, as_json):
         return click.confirm(f"Delete all cloud resources of hub {hub_id}?", default=False, err=True)
 
     summary = run.real_run(ctx.fleet(), hub_id, "destroy", wait=wait,
-                           on_output=_progress(ctx.verbose), confirm=confirm)
+                           on_output=_progress(ctx.verbose), confirm=confirm, lab=lab)
     _print_summary(summary, as_json)
 
 

@@ -111,7 +111,8 @@ def _mock_classes():
             return f"{args.name}-id", state
 
         def call(self, args):
-            return {}, None
+            # Data sources (e.g. the realm's mfa-required role) answer with their own arguments.
+            return {"id": f"{args.token.rsplit(':', 1)[-1]}-id", **dict(args.args)}
 
     class RecordingMonitor(MockMonitor):
         """MockMonitor that keeps parents and notices duplicate URNs."""

@@ -43,7 +43,9 @@ class RunSpec:
     stack_name: str
     project: str = PROJECT
     secrets_provider: str = SECRETS_PROVIDER
-    env_vars: dict[str, str] = field(default_factory=dict)
+    env_vars: dict[str, str] = field(default_factory=dict, repr=False)
+    # A lab run (the engine runs in the lab's mgmt netns against its Keycloak).
+    lab: bool = False
 
 
 def backend_url(fleet_root: Path, env: Mapping[str, str] | None = None) -> tuple[str, Path | None]:
@@ -59,15 +61,19 @@ def backend_url(fleet_root: Path, env: Mapping[str, str] | None = None) -> tuple
 
 
 def build_spec(fleet_root: Path, hub_id: str, action: str,
-               env: Mapping[str, str] | None = None) -> RunSpec:
+               env: Mapping[str, str] | None = None, *, stack_name: str | None = None,
+               provider_env: Mapping[str, str] | None = None, lab: bool = False) -> RunSpec:
+    """``provider_env``: settings the providers read (the lab's Keycloak URL and login)."""
     if action not in ACTIONS:
         raise ValueError(f"unknown action {action!r}")
     url, state = backend_url(fleet_root, env)
     return RunSpec(
         hub_id=hub_id, action=action, backend_url=url, state_dir=state,
-        work_dir=Path(fleet_root).resolve() / WORK_DIR / hub_id, stack_name=hub_id,
-        # No update-check traffic; the engine reads the passphrase from our own environment.
-        env_vars={"PULUMI_SKIP_UPDATE_CHECK": "true"},
+        work_dir=Path(fleet_root).resolve() / WORK_DIR / hub_id, stack_name=stack_name or hub_id,
+        # No update-check traffic, no plugin downloads; the passphrase stays in our own environment.
+        env_vars={"PULUMI_SKIP_UPDATE_CHECK": "true", "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
+                  **(provider_env or {})},
+        lab=lab,
     )
 
 
@@ -96,11 +102,11 @@ def check_prerequisites(env: Mapping[str, str] | None = None, which=None) -> str
     return exe
 
 
-def workspace_options(spec: RunSpec):
+def workspace_options(spec: RunSpec, pulumi_command=None):
     """The ``LocalWorkspaceOptions`` of a run (a value; creates nothing)."""
     from pulumi import automation as auto
     return auto.LocalWorkspaceOptions(
-        work_dir=str(spec.work_dir),
+        work_dir=str(spec.work_dir), pulumi_command=pulumi_command,
         secrets_provider=spec.secrets_provider,
         env_vars=dict(spec.env_vars),
         project_settings=auto.ProjectSettings(
@@ -141,33 +147,103 @@ def _redact_url(url: str) -> str:
     return url
 
 
+def _steps(events: list) -> list[dict]:
+    """Per-resource operations from the engine's events: what a preview or up does, exactly."""
+    out = []
+    for ev in events:
+        pre = getattr(ev, "resource_pre_event", None)
+        if pre is None or pre.metadata is None:
+            continue
+        m = pre.metadata
+        op = str(getattr(m.op, "value", m.op))
+        if op in ("same", "read") or m.type.startswith("pulumi:"):
+            continue
+        out.append({"op": op, "type": m.type, "name": m.urn.rsplit("::", 1)[-1],
+                    "diffs": sorted(m.diffs or [])})
+    return sorted(out, key=lambda s: (s["type"], s["name"], s["op"]))
+
+
+PENDING = "pending operations"
+
+
+def _pending_error(spec: RunSpec, text: str) -> HubkitError:
+    """The engine refuses to run over operations a killed run left pending: name them."""
+    urns = sorted({line.strip().lstrip("* ").split(",")[0] for line in text.splitlines()
+                   if "urn:pulumi:" in line})
+    names = ", ".join(u.rsplit("::", 1)[-1] for u in urns) or "see the engine's message"
+    return HubkitError(
+        f"stack {spec.stack_name} has {len(urns) or 'some'} pending operation(s) from an interrupted run: "
+        f"{names}",
+        f"`hubkit provision {spec.hub_id}{' --lab' if spec.lab else ''} --clear-pending` looks each pending "
+        "create up in the service: one that exists is adopted into the state, one that does not is dropped; "
+        "then run provision again")
+
+
 def run(spec: RunSpec, program: Callable[[], Any], on_output: Callable[[str], None] | None = None,
-        which=None) -> dict:
-    """Execute ``spec``: preview, up or destroy.  Returns a JSON-ready summary."""
-    check_prerequisites(which=which)
+        which=None, clear_pending: Callable[[list[str]], dict[str, str]] | None = None) -> dict:
+    """Execute ``spec``: preview, up or destroy.  Returns a JSON-ready summary.
+
+    ``clear_pending``: before the action, resolve operations an interrupted
+    run left pending; given the pending create URNs it returns {urn: id} of
+    those that exist in the service (adopted), the rest are dropped.
+    """
+    exe = check_prerequisites(which=which)
     from pulumi import automation as auto
+
+    from hubkit.cloud import engine
     prepare_dirs(spec)
+    home = spec.work_dir.parent / "pulumi-home"
+    home.mkdir(parents=True, exist_ok=True, mode=0o700)
+    # PulumiCommand runs `pulumi version`, and an inline program reads its provider
+    # settings, with the process environment: set them there too (hubkit runs this
+    # in a child process, so nothing leaks into the caller).
+    os.environ.update(engine.offline_env(home))
+    os.environ.update(spec.env_vars)
+    events: list = []
     try:
+        cmd = auto.PulumiCommand(root=str(Path(exe).resolve().parent.parent), skip_version_check=True)
         stack = auto.create_or_select_stack(stack_name=spec.stack_name, project_name=spec.project,
-                                            program=program, opts=workspace_options(spec))
+                                            program=program, opts=workspace_options(spec, cmd))
+        if clear_pending is not None:
+            _resolve_pending(stack, clear_pending, on_output)
         if spec.action == "preview":
-            res = stack.preview(on_output=on_output, diff=False)
-            return _summary(spec, None, res.change_summary)
-        if spec.action == "up":
-            res = stack.up(on_output=on_output)
-            return _summary(spec, res, res.summary.resource_changes)
-        res = stack.destroy(on_output=on_output)
-        return _summary(spec, None, res.summary.resource_changes)
+            res = stack.preview(on_output=on_output, on_event=events.append, diff=False)
+            summary = _summary(spec, None, res.change_summary)
+        elif spec.action == "up":
+            res = stack.up(on_output=on_output, on_event=events.append)
+            summary = _summary(spec, res, res.summary.resource_changes)
+        else:
+            res = stack.destroy(on_output=on_output, on_event=events.append)
+            summary = _summary(spec, None, res.summary.resource_changes)
+        summary["steps"] = _steps(events)
+        return summary
     except FileNotFoundError as e:
         # which() saw it, but it vanished or is not executable: same message.
         raise PrerequisiteError(f"the `pulumi` executable could not be run: {e.strerror}",
                                 INSTALL_HINT) from None
     except auto.errors.CommandError as e:
         # stderr of the engine; it never contains the passphrase (read from env).
-        text = str(e).strip().splitlines()
-        raise HubkitError(f"pulumi {spec.action} for hub {spec.hub_id!r} failed: "
-                          f"{text[-1] if text else 'no output'}",
+        text = str(e)
+        if PENDING in text:
+            raise _pending_error(spec, text) from None
+        lines = [ln for ln in text.strip().splitlines() if ln.strip()]
+        detail = next((ln.strip() for ln in lines if "error:" in ln and "stderr" not in ln), None)
+        raise HubkitError(f"pulumi {spec.action} of stack {spec.stack_name} failed: "
+                          f"{detail or (lines[-1] if lines else 'no output')}",
                           "run with -v to see the engine's output; check provider credentials") from None
+
+
+def _resolve_pending(stack, lookup, on_output) -> None:
+    """Adopt pending creates that exist in the service, drop the others (refresh)."""
+    deployment = stack.export_stack().deployment or {}
+    pending = [op["resource"]["urn"] for op in deployment.get("pending_operations") or []
+               if op.get("type") == "creating"]
+    found = lookup(pending) if pending else {}
+    if found:
+        # `pulumi refresh --import-pending-creates URN ID ...` (the Automation API has no flag for it).
+        args = [a for urn, rid in sorted(found.items()) for a in (urn, rid)]
+        stack._run_pulumi_cmd_sync(["refresh", "--yes", "--skip-preview", "--import-pending-creates", *args])
+    stack.refresh(clear_pending_creates=True, on_output=on_output)
 
 
 def inline_program(hub: Hub, passwords: Mapping[str, str]) -> Callable[[], Any]:

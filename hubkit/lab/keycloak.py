@@ -33,8 +33,10 @@ from hubkit.lab.state import State, lab_dir, lab_lock
 
 VERSION = "26.7.3"
 CACHE = image.CACHE.parent / "keycloak" / VERSION
-ADDRESS = "198.18.0.1"          # RFC 2544 benchmarking range: never a hub's or the site's
-MGMT_SIDE = "198.18.0.2"
+# A private (RFC 1918) link: Keycloak's master realm refuses plain HTTP from
+# public addresses ("HTTPS required"); hubs take their prefixes from 10.0.0.0/8.
+ADDRESS = "172.31.255.1"
+MGMT_SIDE = "172.31.255.2"
 PREFIX_LEN = 30
 PORT = 8080
 ADMIN_USER = "admin"

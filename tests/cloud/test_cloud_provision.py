@@ -75,7 +75,7 @@ def test_missing_cli_is_prerequisite_error():
         provision.check_prerequisites(env={"PULUMI_CONFIG_PASSPHRASE": "x"}, which=lambda _: None)
     msg = exc.value.format()
     assert exc.value.exit_code == 3
-    assert "`pulumi` executable" in msg and "install" in msg and "\n" not in msg
+    assert "`pulumi` executable" in msg and ".ci/setup --lab" in msg and "\n" not in msg
 
 
 def test_passphrase_required_and_never_echoed():
@@ -174,8 +174,8 @@ def test_destroy_needs_confirmation_when_not_interactive(fleet_root, tmp_path, m
 
 
 @pytest.mark.pulumi_cli
-@pytest.mark.skipif(shutil.which("pulumi") is None,
-                    reason="needs the Pulumi engine CLI (`pulumi` not on PATH)")
+@pytest.mark.skipif(provision.cli_path() is None,
+                    reason="needs the Pulumi engine CLI (`bash .ci/setup --lab` builds it)")
 def test_real_preview_of_empty_program_uses_file_backend(fleet_root, monkeypatch):
     """With the engine: a stack in the file backend, state dir 0700, no plugins needed."""
     monkeypatch.setenv("PULUMI_CONFIG_PASSPHRASE", PASSPHRASE)

@@ -5,6 +5,6 @@ The package is imported by the Pulumi CLI (``__main__.py``) and by hubkit's
 offline plan and Automation API runs (``hubkit.cloud.stack``).
 """
 
-from hubstack.program import OFFLINE_PASSWORD, load_hub, program
+from hubstack.program import OFFLINE_PASSWORD, PARTS, load_hub, program, realm_program
 
-__all__ = ["OFFLINE_PASSWORD", "load_hub", "program"]
+__all__ = ["OFFLINE_PASSWORD", "PARTS", "load_hub", "program", "realm_program"]

@@ -14,6 +14,11 @@ from hubstack.dns import HubDns, zone_fqdn
 from hubstack.identity import HubIdentity, group_name
 from hubstack.monitoring import HubMonitoring
 from hubstack.providers import make_providers
+from hubstack.realm import FleetRealm
+
+# The services a hub has; a run may declare only some of them (the lab provisions
+# the identity part for real and leaves the others to the offline plan).
+PARTS = ("identity", "dns", "backup", "monitoring")
 
 PROJECT = "hubkit-hub"
 HUB_KEY = "hub"                     # stack config key hubkit-hub:hub
@@ -35,8 +40,9 @@ def _passwords_from_config(hub: Hub) -> Mapping[str, Any]:
     return {m.username: raw.apply(lambda d, n=m.username: d[n]) for m in hub.staff}
 
 
-def program(hub: Hub | Mapping[str, Any], passwords: Mapping[str, Any] | None = None) -> dict:
-    """Declare the hub's resources and export its outputs.
+def program(hub: Hub | Mapping[str, Any], passwords: Mapping[str, Any] | None = None,
+            parts: tuple[str, ...] = PARTS) -> dict:
+    """Declare the hub's resources (of ``parts``) and export its outputs.
 
     ``hub`` is a ``hubkit.model.Hub`` or its ``model_dump(mode="json")``.
     ``passwords`` maps staff usernames to initial passwords (plain strings or
@@ -52,22 +58,18 @@ def program(hub: Hub | Mapping[str, Any], passwords: Mapping[str, Any] | None = 
         raise ValueError(f"no initial password for staff {', '.join(missing)}: "
                          f"run `hubkit secrets` for hub {hub.id!r} or set {PROJECT}:{PASSWORDS_KEY}")
     topo = build(hub)
-    monitoring = hub.services.monitoring.enabled
-    prov = make_providers(hub.id, monitoring)
+    monitoring = hub.services.monitoring.enabled and "monitoring" in parts
+    prov = make_providers(hub.id, monitoring, openstack="dns" in parts or "backup" in parts)
 
-    identity = HubIdentity(hub, passwords, prov.keycloak, prov.realm)
-    dns = HubDns(hub, topo, prov.openstack)
-    outputs: dict[str, Any] = {
-        "hub": hub.id,
-        "identity_group": group_name(hub),
-        "identity_group_id": identity.group.id,
-        "realm": prov.realm,
-        "staff_users": sorted(identity.users),
-        "dns_zone": zone_fqdn(hub),
-        "dns_zone_id": dns.zone.id,
-        "dns_records": sorted(dns.records),
-    }
-    if hub.services.backup is not None:
+    outputs: dict[str, Any] = {"hub": hub.id, "parts": list(parts)}
+    if "identity" in parts:
+        identity = HubIdentity(hub, passwords, prov.keycloak, prov.realm)
+        outputs.update(identity_group=group_name(hub), identity_group_id=identity.group.id,
+                       realm=prov.realm, staff_users=sorted(identity.users))
+    if "dns" in parts:
+        dns = HubDns(hub, topo, prov.openstack)
+        outputs.update(dns_zone=zone_fqdn(hub), dns_zone_id=dns.zone.id, dns_records=sorted(dns.records))
+    if hub.services.backup is not None and "backup" in parts:
         backup = HubBackup(hub, prov.openstack)
         outputs["backup_container"] = backup.container.name
         outputs["backup_quota_gb"] = hub.services.backup.quota_gb
@@ -80,4 +82,14 @@ def program(hub: Hub | Mapping[str, Any], passwords: Mapping[str, Any] | None = 
     return outputs
 
 
-__all__ = ["OFFLINE_PASSWORD", "container_name", "load_hub", "program"]
+def realm_program(name: str | None = None) -> dict:
+    """Declare the fleet's identity realm and the settings hubkit owns (its own stack)."""
+    prov = make_providers("fleet", monitoring=False, openstack=False)
+    realm = FleetRealm(name or prov.realm, prov.keycloak)
+    outputs = {"realm": realm.realm.realm, "mfa_role_id": realm.mfa_role.id}
+    for key, value in outputs.items():
+        pulumi.export(key, value)
+    return outputs
+
+
+__all__ = ["OFFLINE_PASSWORD", "PARTS", "container_name", "load_hub", "program", "realm_program"]
