@@ -151,26 +151,29 @@ def _render(ctx):
 # Keycloak later is one more mode here, not a new step.
 
 def _cloud_mode(ctx) -> str:
-    if ctx.skip_cloud:
-        return "skipped"
-    return "planned" if ctx.lab else "provisioned"
+    """skipped (--skip-cloud) or provisioned: at a site every part, in the lab the identity
+    part against the lab's Keycloak (the other parts only in the offline plan)."""
+    return "skipped" if ctx.skip_cloud else "provisioned"
 
 
 def _cloud_preflight(ctx):
-    """Before anything is written: a real opening needs the Pulumi CLI (or --skip-cloud) and --yes."""
+    """Before anything is written: opening needs the Pulumi engine (or --skip-cloud), and a
+    real site --yes."""
     from hubkit.cloud import provision
     if _cloud_mode(ctx) != "provisioned":
         return
     try:
-        provision.check_prerequisites()
+        # A lab brings its own state passphrase (hubkit.cloud.run); a site needs the operator's.
+        provision.check_prerequisites(env={provision.PASSPHRASE_ENV: "lab"} if ctx.lab else None)
     except PrerequisiteError as e:
+        what = ("opening in the lab provisions the identity part against the lab's Keycloak"
+                if ctx.lab else "opening the real site provisions its cloud services "
+                "(identity group and users, DNS zone, backup container, monitoring)")
         raise PrerequisiteError(
-            f"{e.message}; opening the real site provisions its cloud services "
-            "(identity group and users, DNS zone, backup container, monitoring) first, "
-            "so nothing was done",
-            f"{e.hint}; or pass --skip-cloud to open without them (recorded as skipped), "
-            f"or rehearse with `hubkit open {ctx.hub_id} --lab`") from None
-    if not ctx.yes:
+            f"{e.message}; {what}, so nothing was done",
+            f"{e.hint}; or pass --skip-cloud to open without them (recorded as skipped)"
+            + ("" if ctx.lab else f", or rehearse with `hubkit open {ctx.hub_id} --lab`")) from None
+    if not ctx.yes and not ctx.lab:
         raise UsageError("provisioning creates real cloud resources and needs confirmation",
                          f"re-run with --yes: `hubkit open {ctx.hub_id} --yes`")
 
@@ -178,7 +181,10 @@ def _cloud_preflight(ctx):
 def _cloud_inputs(ctx):
     from hubkit.cloud import provision
     return {"hub": _hub_json(ctx), "stacks": tree_hash(STACKS), "templates": tree_hash(TEMPLATES / "pulumi"),
-            "cli": bool(provision.cli_path()), "mode": _cloud_mode(ctx), "version": __version__}
+            "cli": bool(provision.cli_path()), "mode": _cloud_mode(ctx), "version": __version__,
+            "secrets": _vault_fingerprint(ctx),
+            # A new lab is a new, empty Keycloak: provision again.
+            "target": lab_identity(ctx.hub_id) if ctx.lab else "site"}
 
 
 def _cloud_current(ctx):
@@ -187,6 +193,10 @@ def _cloud_current(ctx):
     if _cloud_mode(ctx) != "provisioned":
         return True
     rec = record.read(ctx.fleet_root, ctx.hub_id)
+    if ctx.lab:
+        from hubkit.lab import keycloak
+        if keycloak.state(ctx.hub_id) != "running":
+            return False
     return rec is not None and rec.provisioned
 
 
@@ -199,19 +209,17 @@ def _cloud(ctx):
                "monitoring were not provisioned")
         record.write(ctx.fleet_root, ctx.hub_id, record.CloudRecord(mode="skipped", detail=why))
         return Skipped(why)
-    if mode == "provisioned":
-        res = cloud.real_run(_fleet(ctx), ctx.hub_id, "up")  # writes the cloud record itself
-        return f"provisioned: {json.dumps(res.get('changes', {}), sort_keys=True)}"
+    # The offline plan of every part: the audit's planned evidence, and all a lab has of
+    # the parts it cannot run (DNS, backup, monitoring).
     plan, found = cloud.offline_plan(_fleet(ctx), ctx.hub_id)
     errors = [f for f in found if f.severity == "error"]
     if errors:
         raise FindingsError(errors)
     _write_json(_runs(ctx) / "plan.json", plan.to_json())
-    detail = (f"--lab: offline plan of {len(plan.resources)} resources under mocks, policies ok; "
-              "the lab has no cloud services to provision them to")
-    record.write(ctx.fleet_root, ctx.hub_id, record.CloudRecord(mode="planned", detail=detail,
-                                                                resources=len(plan.resources)))
-    return f"planned only, not provisioned ({detail})"
+    res = cloud.real_run(_fleet(ctx), ctx.hub_id, "up", lab=ctx.lab)  # writes the cloud record itself
+    changes = {k: v for k, v in res.get("changes", {}).items() if k != "same"}
+    return (f"provisioned for real: {', '.join(res['real'])} ({json.dumps(changes, sort_keys=True)})"
+            + (f"; planned only: {', '.join(res['planned_only'])}" if res["planned_only"] else ""))
 
 
 def _lab_inputs(ctx):
@@ -231,6 +239,10 @@ def _lab(ctx):
     # of the same description (e.g. brought up by hand) is reused.
     rebuild = ctx.data.get("reason", {}).get("lab") == "inputs changed" and State.load(ctx.hub_id) is not None
     res = lab.up(rec, rebuild=rebuild, factory=ctx.factory)
+    if _cloud_mode(ctx) == "provisioned":
+        # Starts now, answers by the time the cloud step (after configure) needs it.
+        from hubkit.lab import keycloak
+        keycloak.start(ctx.hub_id)
     st = lab.status(ctx.hub_id)
     return ("reused" if res.get("noop") else f"up in {res.get('seconds')} s") + \
         f", {len(st['hosts'])} hosts, mode {st['mode']}" + (", factory state" if ctx.factory else "") + \

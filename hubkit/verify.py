@@ -47,7 +47,9 @@ ROLE_SUITES: dict[str, tuple[str, ...]] = {
     "workstation": ("common", "workstation"),
     "core": ("core",),
 }
-PROBES = PLAYBOOKS / "probes" / "test_probes.py"
+# Hub-wide suites, run once per hub from where verify runs (a lab's mgmt netns):
+# the real-traffic probes and the live identity realm.
+PROBES = PLAYBOOKS / "probes"
 PROCESS_TIMEOUT = 300
 
 
@@ -214,9 +216,11 @@ def plan_runs(target: Target, workdir: Path, ssh_config: Path | None, extra_args
         cmd = [*base, "--hubkit-report", str(report), "--hosts", spec,
                *(conn if target.backend != "local" else []), *files]
         runs.append(PytestRun(label, cmd, report))
-    if probes is not None and Path(probes).is_file():
+    probe_files = [] if probes is None else [str(probes)] if Path(probes).is_file() else \
+        [str(p) for p in sorted(Path(probes).glob("test_*.py"))]
+    if probe_files:
         report = workdir / "report-hub.json"
-        runs.append(PytestRun(HUB_HOST, [*base, "--hubkit-report", str(report), str(probes)], report))
+        runs.append(PytestRun(HUB_HOST, [*base, "--hubkit-report", str(report), *probe_files], report))
     return runs
 
 

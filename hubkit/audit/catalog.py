@@ -102,11 +102,13 @@ CHECKS: tuple[Check, ...] = (
     Check(22, "No default accounts/passwords; one account per person; least privilege",
           ("ORP.4.A1", "ORP.4.A2", "ORP.4.A9", "ORP.4.A23"),
           evidence=("accounts.personal", "plan.forced_password_change", "sshd.no_root_password")),
+    # Live from the identity realm (playbooks/probes/test_identity.py): the admin role needs
+    # an OTP, brute-force lockout is on.  Without a provisioned realm there is no evidence.
     Check(23, "MFA for admins; lockout after failed logins",
           ("ORP.4.A10", "ORP.4.A13"),
-          evidence=("plan.forced_password_change",),
-          manual="the identity realm's settings: MFA (OTP/WebAuthn) required for admin roles and "
-                 "brute-force lockout enabled (screenshot or exported realm settings)"),
+          evidence=("plan.forced_password_change",), needs_live=True,
+          missing="provision the identity part and verify it: `hubkit open ID --lab` does both against the "
+                  "lab's Keycloak; at a site `hubkit provision ID` then `hubkit verify ID` with KEYCLOAK_* set"),
     Check(24, "Backups separate, protected, restore tested; encrypted (elevated need)",
           ("CON.3.A2", "CON.3.A14", "CON.3.A15", "CON.3.A13"),
           evidence=("plan.backup_versioning",),

@@ -20,7 +20,7 @@ from hubkit.errors import HubkitError
 @dataclass
 class Admin:
     url: str
-    user: str
+    login: str
     password: str = field(default="", repr=False)
     timeout: float = 30.0
     _token: str | None = field(default=None, repr=False)
@@ -30,7 +30,7 @@ class Admin:
         if self._token and time.monotonic() < self._expires - 10:
             return self._token
         body = urllib.parse.urlencode({"grant_type": "password", "client_id": "admin-cli",
-                                       "username": self.user, "password": self.password}).encode()
+                                       "username": self.login, "password": self.password}).encode()
         doc = self._send("POST", "/realms/master/protocol/openid-connect/token", body,
                          {"Content-Type": "application/x-www-form-urlencoded"}, auth=False)
         self._token = doc["access_token"]

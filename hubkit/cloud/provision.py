@@ -62,18 +62,28 @@ def backend_url(fleet_root: Path, env: Mapping[str, str] | None = None) -> tuple
 
 def build_spec(fleet_root: Path, hub_id: str, action: str,
                env: Mapping[str, str] | None = None, *, stack_name: str | None = None,
-               provider_env: Mapping[str, str] | None = None, lab: bool = False) -> RunSpec:
-    """``provider_env``: settings the providers read (the lab's Keycloak URL and login)."""
+               provider_env: Mapping[str, str] | None = None, lab_dir: Path | None = None) -> RunSpec:
+    """``provider_env``: settings the providers read (the lab's Keycloak URL and login).
+
+    ``lab_dir``: a lab run keeps its state with the lab (``<lab>/pulumi/state``),
+    which goes with the lab's Keycloak: a new lab starts from nothing, and the
+    site's state in the fleet never holds a lab's resources.
+    """
     if action not in ACTIONS:
         raise ValueError(f"unknown action {action!r}")
-    url, state = backend_url(fleet_root, env)
+    if lab_dir is not None:
+        state = Path(lab_dir) / "pulumi" / "state"
+        url, work = f"file://{state}", Path(lab_dir) / "pulumi" / "work"
+    else:
+        url, state = backend_url(fleet_root, env)
+        work = Path(fleet_root).resolve() / WORK_DIR / hub_id
     return RunSpec(
         hub_id=hub_id, action=action, backend_url=url, state_dir=state,
-        work_dir=Path(fleet_root).resolve() / WORK_DIR / hub_id, stack_name=stack_name or hub_id,
+        work_dir=work, stack_name=stack_name or hub_id,
         # No update-check traffic, no plugin downloads; the passphrase stays in our own environment.
         env_vars={"PULUMI_SKIP_UPDATE_CHECK": "true", "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
                   **(provider_env or {})},
-        lab=lab,
+        lab=lab_dir is not None,
     )
 
 
@@ -187,7 +197,7 @@ def run(spec: RunSpec, program: Callable[[], Any], on_output: Callable[[str], No
     run left pending; given the pending create URNs it returns {urn: id} of
     those that exist in the service (adopted), the rest are dropped.
     """
-    exe = check_prerequisites(which=which)
+    exe = check_prerequisites(env={**os.environ, **spec.env_vars}, which=which)
     from pulumi import automation as auto
 
     from hubkit.cloud import engine

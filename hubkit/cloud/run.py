@@ -43,8 +43,8 @@ def offline_plan(fleet: Fleet, hub_id: str, password_file: Path | None = None):
 LAB_PARTS = ("identity",)
 
 
-def _lab_setup(hub_id: str) -> tuple[str, dict[str, str], object]:
-    """(mgmt netns, provider settings, Keycloak admin client) of the lab's running Keycloak."""
+def _lab_setup(hub_id: str) -> tuple[str, dict[str, str], object, Path]:
+    """(mgmt netns, provider and engine settings, Keycloak admin client, lab dir) of the lab."""
     from hubkit.cloud import keycloak_api
     from hubkit.lab import keycloak, load
     info = load(hub_id)
@@ -53,11 +53,13 @@ def _lab_setup(hub_id: str) -> tuple[str, dict[str, str], object]:
     svc = keycloak.ensure(hub_id)
     pw = svc.admin_password()
     env = {"KEYCLOAK_URL": svc.url, "KEYCLOAK_USER": keycloak.ADMIN_USER, "KEYCLOAK_PASSWORD": pw,
-           "KEYCLOAK_CLIENT_ID": "admin-cli", "KEYCLOAK_REALM": "master", "KEYCLOAK_CLIENT_TIMEOUT": "120"}
-    return info.netns_mgmt, env, keycloak_api.Admin(svc.url, keycloak.ADMIN_USER, pw)
+           "KEYCLOAK_CLIENT_ID": "admin-cli", "KEYCLOAK_REALM": "master", "KEYCLOAK_CLIENT_TIMEOUT": "120",
+           # The lab's state lives and dies with the lab: so does its passphrase.
+           provision.PASSPHRASE_ENV: keycloak.state_passphrase(hub_id)}
+    return info.netns_mgmt, env, keycloak_api.Admin(svc.url, keycloak.ADMIN_USER, pw), info.dir
 
 
-def _site_setup() -> tuple[None, dict[str, str], object]:
+def _site_setup() -> tuple[None, dict[str, str], object, None]:
     import os
 
     from hubkit.cloud import keycloak_api
@@ -67,7 +69,7 @@ def _site_setup() -> tuple[None, dict[str, str], object]:
                                 "export KEYCLOAK_URL, KEYCLOAK_USER and KEYCLOAK_PASSWORD (and OS_*, GRAFANA_* "
                                 "for DNS, backup and monitoring); docs/cloud.md")
     return None, {}, keycloak_api.Admin(os.environ["KEYCLOAK_URL"], os.environ["KEYCLOAK_USER"],
-                                        os.environ["KEYCLOAK_PASSWORD"])
+                                        os.environ["KEYCLOAK_PASSWORD"]), None
 
 
 def _pending_lookup(admin, realm: str):
@@ -110,7 +112,8 @@ def real_run(fleet: Fleet, hub_id: str, action: str, password_file: Path | None 
     from hubkit import netns
     from hubkit.cloud import engine
     hub = valid_hub(fleet, hub_id)
-    provision.check_prerequisites()
+    # A lab brings its own passphrase (its state is its own); a site needs the operator's.
+    provision.check_prerequisites(env={provision.PASSPHRASE_ENV: "lab"} if lab else None)
     absent = engine.missing_providers()
     if absent:
         raise PrerequisiteError(f"resource provider(s) {', '.join(absent)} not found",
@@ -130,13 +133,13 @@ def real_run(fleet: Fleet, hub_id: str, action: str, password_file: Path | None 
         passwords = vault.staff_passwords(fleet.root, hub, pw)
     if confirm is not None and not confirm():
         return {"hub": hub_id, "action": action, "cancelled": True}
-    ns, provider_env, admin = _lab_setup(hub_id) if lab else _site_setup()
+    ns, provider_env, admin, lab_dir = _lab_setup(hub_id) if lab else _site_setup()
     parts = LAB_PARTS if lab else stack.load_program().PARTS
     hubstack = stack.load_program()
     realm = _realm_name()
-    hub_spec = provision.build_spec(fleet.root, hub_id, action, provider_env=provider_env, lab=lab)
+    hub_spec = provision.build_spec(fleet.root, hub_id, action, provider_env=provider_env, lab_dir=lab_dir)
     realm_spec = provision.build_spec(fleet.root, hub_id, "preview" if action == "preview" else "up",
-                                      stack_name=f"realm-{realm}", provider_env=provider_env, lab=lab)
+                                      stack_name=f"realm-{realm}", provider_env=provider_env, lab_dir=lab_dir)
     lookup = _pending_lookup(admin, realm) if clear_pending else None
 
     def work() -> dict:

@@ -34,5 +34,5 @@ def staff_passwords(fleet_root: Path, hub: Hub, password: str) -> dict[str, str]
     missing = sorted(m.username for m in hub.staff if not pws.get(m.username))
     if missing:
         raise HubkitError(f"vault of hub {hub.id!r} has no initial password for: {', '.join(missing)}",
-                          f"regenerate the hub's secrets (`hubkit secrets {hub.id}`)")
+                          f"run `hubkit secrets init {hub.id}`: it keeps existing secrets and adds the missing ones")
     return {m.username: str(pws[m.username]) for m in hub.staff}

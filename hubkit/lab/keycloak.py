@@ -85,6 +85,19 @@ def service(lab_id: str) -> Service:
     return Service(lab_id, f"hk-{lab_id}-idp", lab_dir(lab_id) / "keycloak")
 
 
+def state_passphrase(lab_id: str) -> str:
+    """The passphrase of the lab's Pulumi state (root-only file, generated on first use)."""
+    path = lab_dir(lab_id) / "pulumi-passphrase"
+    if not path.exists():
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            return path.read_text().strip()
+        with os.fdopen(fd, "w") as f:
+            f.write(secrets.token_urlsafe(24) + "\n")
+    return path.read_text().strip()
+
+
 def cache_ready(cache: Path = CACHE) -> bool:
     return (cache / "bin" / "kc.sh").is_file() and (cache / ".hubkit-built").is_file()
 
