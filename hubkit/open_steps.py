@@ -240,7 +240,7 @@ def _lab(ctx):
     rebuild = ctx.data.get("reason", {}).get("lab") == "inputs changed" and State.load(ctx.hub_id) is not None
     res = lab.up(rec, rebuild=rebuild, factory=ctx.factory)
     if _cloud_mode(ctx) == "provisioned":
-        # Starts now, answers by the time the cloud step (after configure) needs it.
+        # Starts with the lab; the cloud step right after waits until it answers.
         from hubkit.lab import keycloak
         keycloak.start(ctx.hub_id)
     st = lab.status(ctx.hub_id)
@@ -390,10 +390,10 @@ STEPS: tuple[Step, ...] = (
     Step("secrets", _secrets, _secrets_inputs, current=_secrets_current),
     Step("render", _render, _render_inputs, current=_render_current),
     Step("lab", _lab, _lab_inputs, current=_lab_current, disabled=_no_lab),
+    Step("cloud", _cloud, _cloud_inputs, current=_cloud_current, preflight=_cloud_preflight),
     Step("bootstrap", _bootstrap, _bootstrap_inputs, current=_bootstrap_current, preflight=_bootstrap_preflight),
     Step("configure", _configure, _configure_inputs, preflight=_configure_preflight,
          current=lambda ctx: not ctx.lab or _lab_healthy(ctx.hub_id)),
-    Step("cloud", _cloud, _cloud_inputs, current=_cloud_current, preflight=_cloud_preflight),
     Step("verify", _verify, _verify_inputs,
          current=lambda ctx: not ctx.lab or _lab_healthy(ctx.hub_id)),
     Step("audit", _audit, _audit_inputs, current=_audit_current),

@@ -1,4 +1,4 @@
-"""`hubkit open`: the chain validate → secrets → render → lab → bootstrap → configure → cloud → verify → audit.
+"""`hubkit open`: the chain validate → secrets → render → lab → cloud → bootstrap → configure → verify → audit.
 
 The engine here knows nothing about the steps: a step is a name plus plain
 callables (``run``, ``inputs`` and optionally ``current``).  Before a step
@@ -27,12 +27,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from hubkit.errors import HubkitError, UsageError
+from hubkit.errors import HubkitError, PrerequisiteError, UsageError
 from hubkit.journal import FAILED, INTERRUPTED, OK, SKIPPED, Journal, digest, journal_path
 
-# The cloud step comes after configure: in the lab, its Keycloak starts with the
-# lab and is ready by then (docs/cloud.md); a site has no order between the two.
-STEP_NAMES = ("validate", "secrets", "render", "lab", "bootstrap", "configure", "cloud", "verify", "audit")
+# A site's cloud services come before its hosts are touched; in the lab, the cloud
+# step needs the lab's Keycloak, which starts with the lab.
+STEP_NAMES = ("validate", "secrets", "render", "lab", "cloud", "bootstrap", "configure", "verify", "audit")
 
 
 @dataclass
@@ -134,12 +134,28 @@ def preflight(steps: list[Step], ctx: RunContext, from_step: str | None = None) 
     """
     _check_from(steps, from_step)
     reached = from_step is None
+    missing: list[PrerequisiteError] = []
+    refused: list[HubkitError] = []
     for step in steps:
         reached = reached or step.name == from_step
         if not reached or (step.disabled and step.disabled(ctx)):
             continue
         if step.preflight is not None:
-            step.preflight(ctx)
+            try:
+                step.preflight(ctx)
+            except PrerequisiteError as e:
+                missing.append(e)
+            except HubkitError as e:
+                refused.append(e)
+    # Every missing prerequisite at once (exit 3): an operator fixes them in one go.
+    if len(missing) == 1:
+        raise missing[0]
+    if missing:
+        raise PrerequisiteError(f"{len(missing)} prerequisites are missing: "
+                                + "; ".join(f"({i}) {e.message}" for i, e in enumerate(missing, 1)),
+                                "; ".join(f"({i}) {e.hint}" for i, e in enumerate(missing, 1) if e.hint))
+    if refused:
+        raise refused[0]
 
 
 def run_pipeline(steps: list[Step], ctx: RunContext, from_step: str | None = None,

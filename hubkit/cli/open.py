@@ -76,7 +76,7 @@ def _print_audit(doc: dict, report: Path) -> int:
 @click.option("--skip-cloud", is_flag=True,
               help="Do not provision the cloud services (no Pulumi run); journal, status and audit say so.")
 @click.option("--from", "from_step", metavar="STEP", default=None,
-              help="Re-run from STEP on: validate, secrets, render, cloud, lab, bootstrap, configure, verify, audit.")
+              help="Re-run from STEP on: validate, secrets, render, lab, cloud, bootstrap, configure, verify, audit.")
 @click.option("--vault-password-file", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Read the vault password from FILE instead of $HUBKIT_VAULT_PASSWORD.")
 @click.option("--factory", is_flag=True,
@@ -86,7 +86,7 @@ def _print_audit(doc: dict, report: Path) -> int:
 @pass_ctx
 def open_cmd(ctx, hub_id, lab, yes, skip_cloud, from_step, vault_password_file, factory, installer_key,
              ask_password, installer_user, user, private_key, jump):
-    """Open hub ID end to end: validate, secrets, render, cloud, lab, bootstrap, configure, verify, audit.
+    """Open hub ID end to end: validate, secrets, render, lab, cloud, bootstrap, configure, verify, audit.
 
     A re-run skips steps whose inputs are unchanged and which succeeded; after
     a failure or Ctrl-C it resumes at the step that stopped.  A missing

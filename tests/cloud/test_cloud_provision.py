@@ -163,9 +163,10 @@ def test_invalid_hub_refused_before_plan(fleet_root):
 def test_destroy_needs_confirmation_when_not_interactive(fleet_root, tmp_path, monkeypatch):
     bindir = tmp_path / "bin"
     bindir.mkdir()
-    fake = bindir / "pulumi"
-    fake.write_text("#!/bin/sh\nexit 99\n")
-    fake.chmod(0o755)
+    for name in ("pulumi", "pulumi-resource-keycloak"):  # present, never run: confirmation comes first
+        fake = bindir / name
+        fake.write_text("#!/bin/sh\nexit 99\n")
+        fake.chmod(0o755)
     monkeypatch.setenv("PATH", str(bindir))
     monkeypatch.setenv("HUBKIT_PULUMI_BIN", str(bindir))
     res = _cli(fleet_root, ["destroy", "zeitz"], {"PULUMI_CONFIG_PASSPHRASE": PASSPHRASE})

@@ -1,8 +1,10 @@
-"""The cloud record (.hubkit/runs/<id>/cloud.json) and `open`'s cloud step: provisioned,
-planned only in the lab, or skipped; and what the audit and status say from it.
+"""The cloud record (.hubkit/runs/<id>/cloud.json) and `open`'s cloud step: provisioned
+(every part at a site, the identity part in the lab), or skipped; and what the audit and
+status say from it.
 
-The engine is replaced by a stand-in at ``provision.run``; everything around it
-(prerequisites, policies, vault, lock, the record) is hubkit's own code.
+The engine is replaced by a stand-in at ``provision.run``, and the worker process by a
+direct call; everything around them (prerequisites, policies, vault, lock, the record) is
+hubkit's own code.  tests/cloud/test_cloud_lab.py runs the real engine against a Keycloak.
 """
 
 from __future__ import annotations
@@ -31,11 +33,21 @@ def opened(fleet_root, monkeypatch):
     hub = load_fleet(fleet_root).hub("zeitz").model
     secrets.init_secrets(fleet_root, "zeitz", [m.username for m in hub.staff], VAULT_PW)
     monkeypatch.setattr(provision, "cli_path", lambda which=None: "/opt/fake/pulumi")
+    from hubkit import netns
+    from hubkit.cloud import engine as eng
+    from hubkit.cloud import run as cloud_run
+    monkeypatch.setattr(eng, "missing_providers", lambda env=None: [])
+    monkeypatch.setattr(netns, "run_in", lambda ns, fn, *a, **k: fn(*a, **k))
+    for k in ("KEYCLOAK_URL", "KEYCLOAK_USER", "KEYCLOAK_PASSWORD"):
+        monkeypatch.setenv(k, "https://keycloak.invalid" if k == "KEYCLOAK_URL" else "x")
+    monkeypatch.setattr(cloud_run, "_lab_setup", lambda hub_id: (None, {}, None, fleet_root / "lab"))
     runs = []
 
-    def engine(spec, program, on_output=None, which=None):
-        runs.append(spec.action)
-        return {"hub": spec.hub_id, "action": spec.action, "changes": {"create": 26}}
+    def engine(spec, program, on_output=None, which=None, clear_pending=None):
+        if not spec.stack_name.startswith("realm-"):
+            runs.append(spec.action)
+        return {"hub": spec.hub_id, "action": spec.action, "stack": spec.stack_name, "changes": {"create": 26},
+                "outputs": {}}
     monkeypatch.setattr(provision, "run", engine)
     return fleet_root, runs
 
@@ -62,7 +74,8 @@ def test_real_opening_provisions_and_records_it(opened):
     root, runs = opened
     rep = run_pipeline(cloud_step(), RunContext(root, "zeitz", yes=True))
     assert runs == ["up"]
-    assert rep.steps[0].result == "ok" and rep.steps[0].message == 'provisioned: {"create": 26}'
+    assert rep.steps[0].result == "ok"
+    assert rep.steps[0].message == 'provisioned for real: identity, dns, backup, monitoring ({"create": 26})'
     rec = record.read(root, "zeitz")
     assert rec.mode == "provisioned" and rec.changes == {"create": 26}
     assert "were provisioned" in cloud_scope(rec) and "NOT" not in cloud_scope(rec)
@@ -89,15 +102,16 @@ def test_destroy_records_that_the_services_are_gone_and_open_provisions_again(op
     assert runs == ["up", "destroy", "up"] and rep.steps[0].result == "ok"
 
 
-def test_lab_plans_only_and_says_so(opened):
+def test_lab_provisions_the_identity_part_and_says_what_is_planned_only(opened):
     root, runs = opened
     rep = run_pipeline(cloud_step(), RunContext(root, "zeitz", lab=True))
-    assert runs == []  # nothing reaches an engine from the lab
-    assert rep.steps[0].message.startswith("planned only, not provisioned (--lab: offline plan of 26 resources")
+    assert runs == ["up"]
+    assert rep.steps[0].message == ('provisioned for real: identity ({"create": 26}); '
+                                    "planned only: dns, backup, monitoring")
     rec = record.read(root, "zeitz")
-    assert rec.mode == "planned" and rec.resources == 26
+    assert rec.mode == "provisioned" and "against the lab's Keycloak" in rec.detail
+    assert "identity for real; dns, backup, monitoring planned only" in rec.detail
     assert (root / ".hubkit" / "runs" / "zeitz" / "plan.json").is_file()
-    assert "were planned only, not provisioned (--lab" in cloud_scope(rec)
 
 
 def test_skip_cloud_changes_the_inputs_so_dropping_it_runs_the_step_again(opened):

@@ -66,7 +66,7 @@ def test_open_ends_green(opened):
     assert doc["configure"]["rc"] == 0 and doc["scope"]["lab"]["running"] is True
     ends = Journal(journal_path(opened.fleet, hub_id)).last_run()
     assert [(e["step"], e["result"]) for e in ends] == [
-        (s, "ok") for s in ("validate", "secrets", "render", "lab", "bootstrap", "configure", "cloud", "verify", "audit")]
+        (s, "ok") for s in ("validate", "secrets", "render", "lab", "cloud", "bootstrap", "configure", "verify", "audit")]
 
 
 def test_vendor_switch_stand_in_is_said_in_output_journal_and_audit(opened):

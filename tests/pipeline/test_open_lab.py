@@ -99,7 +99,7 @@ def test_open_killed_during_configure_resumes_and_reports_no_failed_checks(lab_f
 
     r = run(lab_fleet, "-vv", "open", HUB, "--lab", "--yes")
     assert r.returncode == 0, r.stdout + r.stderr[-4000:]
-    for step in ("validate", "secrets", "render", "lab", "bootstrap"):
+    for step in ("validate", "secrets", "render", "lab", "cloud", "bootstrap"):
         assert re.search(rf"↷ {step}\s+skipped: inputs unchanged", r.stderr), step
     assert re.search(r"configure running \(resuming: last attempt incomplete", r.stderr)
     assert re.search(r"✓ configure", r.stderr) and re.search(r"✓ audit", r.stderr)

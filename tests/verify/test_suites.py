@@ -18,7 +18,9 @@ TABLE = {"NET.1.1.A5", "NET.3.2.A2", "NET.3.2.A3", "NET.1.1.A21", "NET.1.1.A23",
          "NET.1.1.A7", "SYS.1.3.A8", "NET.3.2.A6", "OPS.1.1.5.A4", "OPS.1.1.5.A5", "SYS.2.1.A3",
          "OPS.1.1.3.A15", "ORP.4.A1", "ORP.4.A9", "ORP.4.A23", "NET.3.2.A4", "NET.3.1.A15",
          # shared/BSI-CHECKS.md #16 (VPN peers reviewed, unused removed): the concentrator's peers.
-         "NET.3.3.A5"}
+         "NET.3.3.A5",
+         # #22 and #23 from the live identity realm: one account per person, MFA, lockout.
+         "ORP.4.A2", "ORP.4.A10", "ORP.4.A13"}
 
 COLLECT = r"""
 import json, sys
@@ -81,6 +83,8 @@ def test_each_role_has_its_checks(collected):
     assert {"test_guest_cannot_reach", "test_guest_cannot_reach_router_ssh", "test_staff_cannot_reach_mgmt",
             "test_staff_reaches_core_through_tunnel", "test_dhcp_fresh_client", "test_dns_resolves_hub_hosts",
             "test_guest_spoofed_source_dropped"} <= names["probes"]
+    assert {"test_every_staff_member_has_an_account", "test_hub_group_holds_exactly_the_staff",
+            "test_brute_force_lockout_is_on", "test_admin_role_requires_a_second_factor"} <= names["probes"]
     assert {"test_peer_files_are_fleet_hubs", "test_live_peers_are_fleet_hubs", "test_hub_peer_present",
             "test_routes_into_tunnel", "test_central_service_listens_only_on_its_addresses"} == names["core"]
     # Parametrized from the model: one DNS/DHCP check per segment, one guest probe per internal segment.
