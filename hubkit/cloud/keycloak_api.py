@@ -63,6 +63,10 @@ class Admin:
     def delete(self, path: str) -> None:
         self._send("DELETE", path)
 
+    def write(self, method: str, path: str, body) -> None:
+        """POST or PUT a JSON body (tests use it to make drift by hand)."""
+        self._send(method, path, json.dumps(body).encode(), {"Content-Type": "application/json"})
+
     # -- lookups by name --------------------------------------------------------------
     def realm(self, realm: str) -> dict | None:
         return self.get(f"/admin/realms/{realm}")

@@ -166,7 +166,7 @@ def _steps(events: list) -> list[dict]:
             continue
         m = pre.metadata
         op = str(getattr(m.op, "value", m.op))
-        if op in ("same", "read") or m.type.startswith("pulumi:"):
+        if op in ("same", "read", "refresh") or m.type.startswith("pulumi:"):
             continue
         out.append({"op": op, "type": m.type, "name": m.urn.rsplit("::", 1)[-1],
                     "diffs": sorted(m.diffs or [])})
@@ -177,16 +177,15 @@ PENDING = "pending operations"
 
 
 def _pending_error(spec: RunSpec, text: str) -> HubkitError:
-    """The engine refuses to run over operations a killed run left pending: name them."""
+    """Operations a killed run left pending: name them, and the command that clears them."""
     urns = sorted({line.strip().lstrip("* ").split(",")[0] for line in text.splitlines()
                    if "urn:pulumi:" in line})
     names = ", ".join(u.rsplit("::", 1)[-1] for u in urns) or "see the engine's message"
     return HubkitError(
         f"stack {spec.stack_name} has {len(urns) or 'some'} pending operation(s) from an interrupted run: "
         f"{names}",
-        f"`hubkit provision {spec.hub_id}{' --lab' if spec.lab else ''} --clear-pending` looks each pending "
-        "create up in the service: one that exists is adopted into the state, one that does not is dropped; "
-        "then run provision again")
+        f"`hubkit provision {spec.hub_id}{' --lab' if spec.lab else ''} --clear-pending` removes what those "
+        "creates made in the service and drops them from the state; the same run then creates them again")
 
 
 def run(spec: RunSpec, program: Callable[[], Any], on_output: Callable[[str], None] | None = None,
@@ -198,6 +197,10 @@ def run(spec: RunSpec, program: Callable[[], Any], on_output: Callable[[str], No
     those that exist in the service (adopted), the rest are dropped.
     """
     exe = check_prerequisites(env={**os.environ, **spec.env_vars}, which=which)
+    import logging
+    # The inline program's gRPC server logs tracebacks when the engine stops early;
+    # the engine's own message says what failed (and users see no traceback).
+    logging.getLogger("grpc._server").disabled = True
     from pulumi import automation as auto
 
     from hubkit.cloud import engine
@@ -210,17 +213,27 @@ def run(spec: RunSpec, program: Callable[[], Any], on_output: Callable[[str], No
     os.environ.update(engine.offline_env(home))
     os.environ.update(spec.env_vars)
     events: list = []
+    for lock in remove_stale_locks(spec):
+        if on_output:
+            on_output(f"removed the stale lock {lock} of a run that is gone\n")
     try:
         cmd = auto.PulumiCommand(root=str(Path(exe).resolve().parent.parent), skip_version_check=True)
         stack = auto.create_or_select_stack(stack_name=spec.stack_name, project_name=spec.project,
                                             program=program, opts=workspace_options(spec, cmd))
         if clear_pending is not None:
             _resolve_pending(stack, clear_pending, on_output)
+        elif spec.action != "preview":
+            # The engine would run over them (and create a second user): stop and say so.
+            pending = pending_creates(stack)
+            if pending:
+                raise _pending_error(spec, "\n".join(p["urn"] for p in pending))
+        # refresh=True: compare with the service as it is, so drift made by hand
+        # (an extra group member, brute-force protection switched off) is shown and repaired.
         if spec.action == "preview":
-            res = stack.preview(on_output=on_output, on_event=events.append, diff=False)
+            res = stack.preview(on_output=on_output, on_event=events.append, diff=False, refresh=True)
             summary = _summary(spec, None, res.change_summary)
         elif spec.action == "up":
-            res = stack.up(on_output=on_output, on_event=events.append)
+            res = stack.up(on_output=on_output, on_event=events.append, refresh=True)
             summary = _summary(spec, res, res.summary.resource_changes)
         else:
             res = stack.destroy(on_output=on_output, on_event=events.append)
@@ -243,16 +256,50 @@ def run(spec: RunSpec, program: Callable[[], Any], on_output: Callable[[str], No
                           "run with -v to see the engine's output; check provider credentials") from None
 
 
-def _resolve_pending(stack, lookup, on_output) -> None:
-    """Adopt pending creates that exist in the service, drop the others (refresh)."""
+def remove_stale_locks(spec: RunSpec) -> list[str]:
+    """Locks a killed engine left in the file backend: removed when their process is gone.
+
+    Callers hold the hub lock, so no other hubkit run can own a lock of this
+    stack; a lock whose process (on this machine) is dead is a leftover.
+    """
+    import json
+    import socket
+    if spec.state_dir is None:
+        return []
+    removed = []
+    for f in sorted((spec.state_dir / ".pulumi" / "locks").rglob(f"{spec.stack_name}/*.json")):
+        try:
+            info = json.loads(f.read_text())
+        except (OSError, ValueError):
+            continue
+        pid, host = info.get("pid"), info.get("hostname") or info.get("host")
+        if not isinstance(pid, int) or (host and host != socket.gethostname()):
+            continue
+        try:
+            os.kill(pid, 0)
+            continue
+        except ProcessLookupError:
+            f.unlink(missing_ok=True)
+            removed.append(str(f))
+        except PermissionError:
+            continue
+    return removed
+
+
+def pending_creates(stack) -> list[dict]:
+    """Creates a killed run left pending in the state: [{urn, type, inputs}]."""
     deployment = stack.export_stack().deployment or {}
-    pending = [op["resource"]["urn"] for op in deployment.get("pending_operations") or []
-               if op.get("type") == "creating"]
-    found = lookup(pending) if pending else {}
-    if found:
-        # `pulumi refresh --import-pending-creates URN ID ...` (the Automation API has no flag for it).
-        args = [a for urn, rid in sorted(found.items()) for a in (urn, rid)]
-        stack._run_pulumi_cmd_sync(["refresh", "--yes", "--skip-preview", "--import-pending-creates", *args])
+    return [{"urn": op["resource"]["urn"], "type": op["resource"]["type"],
+             "inputs": op["resource"].get("inputs") or {}}
+            for op in deployment.get("pending_operations") or [] if op.get("type") == "creating"]
+
+
+def _resolve_pending(stack, lookup, on_output) -> None:
+    """Remove what the pending creates made in the service (the next run creates it again,
+    owned by the stack), then drop them from the state."""
+    pending = pending_creates(stack)
+    if pending:
+        lookup(pending)
     stack.refresh(clear_pending_creates=True, on_output=on_output)
 
 

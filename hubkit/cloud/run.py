@@ -73,26 +73,24 @@ def _site_setup() -> tuple[None, dict[str, str], object, None]:
 
 
 def _pending_lookup(admin, realm: str):
-    """For --clear-pending: a pending create that exists in Keycloak is removed there (the
-    next run creates it again, owned by the stack); other kinds are refused by name."""
-    def lookup(urns: list[str]) -> dict[str, str]:
-        for urn in urns:
-            typ, name = urn.split("::")[-2], urn.rsplit("::", 1)[-1]
-            obj = None
+    """For --clear-pending: remove from Keycloak what a pending create made, found by the
+    name the create was sent with; kinds hubkit cannot look up are refused by name."""
+    def lookup(pending: list[dict]) -> None:
+        for op in pending:
+            typ, inputs, name = op["type"], op["inputs"], op["urn"].rsplit("::", 1)[-1]
             if typ == "keycloak:index/user:User":
-                obj = admin.user(realm, name.split("-user-", 1)[-1])
-                path = f"/admin/realms/{realm}/users/{obj['id']}" if obj else None
+                obj, kind = admin.user(realm, inputs.get("username", "")), "users"
             elif typ == "keycloak:index/group:Group":
-                obj = admin.group(realm, name.split("-group", 1)[0])
-                path = f"/admin/realms/{realm}/groups/{obj['id']}" if obj else None
+                obj, kind = admin.group(realm, inputs.get("name", "")), "groups"
+            elif typ == "keycloak:index/role:Role":
+                obj, kind = admin.role(realm, inputs.get("name", "")), "roles-by-id"
             elif typ in ("keycloak:index/userRoles:UserRoles", "keycloak:index/groupMemberships:GroupMemberships"):
-                continue  # idempotent in Keycloak: created again on the next run
+                continue  # assignments: making them again changes nothing in Keycloak
             else:
-                raise HubkitError(f"a pending create of {typ} {name} cannot be resolved automatically",
+                raise HubkitError(f"a pending create of {typ} {name} cannot be cleared automatically",
                                   "remove it in Keycloak by hand if it exists, then run --clear-pending again")
             if obj:
-                admin.delete(path)
-        return {}
+                admin.delete(f"/admin/realms/{realm}/{kind}/{obj['id']}")
     return lookup
 
 
