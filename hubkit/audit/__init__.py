@@ -127,8 +127,8 @@ def cloud_scope(cloud) -> str:
         return (f"{CLOUD_SERVICES} were not provisioned by `hubkit open` (no cloud run is recorded). "
                 + PLAN_IS_INTENT)
     if cloud.mode == "provisioned":
-        return (f"{CLOUD_SERVICES} were provisioned ({cloud.detail}). {PLAN_IS_INTENT} "
-                "It was not read back from the cloud.")
+        return (f"{CLOUD_SERVICES} were provisioned ({cloud.detail}). Verify reads the identity realm back "
+                f"live (its identity checks); for the rest: {PLAN_IS_INTENT[0].lower()}{PLAN_IS_INTENT[1:]}")
     if cloud.mode == "skipped":
         return f"{CLOUD_SERVICES} were NOT provisioned: the cloud step was skipped ({cloud.detail}). " \
                + PLAN_IS_INTENT

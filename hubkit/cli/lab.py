@@ -58,8 +58,10 @@ def lab_group():
 @click.option("--factory", is_flag=True,
               help="Boot the hub's hosts as delivered: root with an installer key, no admins "
                    "(then `hubkit bootstrap ID --lab`).")
+@click.option("--keycloak", "with_keycloak", is_flag=True,
+              help="Also start the lab's Keycloak and wait for it (else it starts on first use).")
 @pass_ctx
-def up_cmd(ctx, hub_id, rebuild, factory):
+def up_cmd(ctx, hub_id, rebuild, factory, with_keycloak):
     """Bring the lab of hub ID up; a running lab is left alone.
 
     Example: sudo hubkit lab up zeitz --factory
@@ -90,6 +92,12 @@ def up_cmd(ctx, hub_id, rebuild, factory):
         click.echo(f"note: machine-wide setting changed: {res['sysctl']}", err=True)
     if res.get("standin"):
         click.echo(f"note: lab stand-in: {res['standin']}", err=True)
+    if with_keycloak:
+        from hubkit.lab import keycloak
+        keycloak.start(hub_id)
+        waited = keycloak.wait_ready(hub_id)
+        click.echo(f"keycloak: {keycloak.service(hub_id).url} answered after {waited:.1f} s "
+                   f"(admin password: {keycloak.service(hub_id).admin_password_file})")
     click.echo(f"ssh_config: {st['ssh_config']}\ninventory: {st['inventory']}")
 
 

@@ -112,10 +112,12 @@ def test_open_killed_during_configure_resumes_and_reports_no_failed_checks(lab_f
     assert doc["configure"]["rc"] == 0 and doc["scope"]["lab"]["running"] is True
     assert f"report: {lab_fleet}/audit/{HUB}/report.html" in r.stdout
     assert "manual #20" in r.stdout  # manual checks are listed in the summary
-    # The lab plans the cloud and provisions nothing: every output says so.
-    assert "cloud services: planned only, not provisioned: --lab: offline plan" in r.stdout
-    assert "were planned only, not provisioned (--lab" in doc["scope"]["planned"]
-    assert doc["cloud"]["mode"] == "planned"
+    # The lab provisions the identity part against its Keycloak; every output says what ran for real.
+    assert "cloud services: provisioned: `pulumi up` of stack" in r.stdout
+    assert "against the lab's Keycloak succeeded (identity for real; dns, backup, monitoring planned only)" in r.stdout
+    assert "identity for real" in doc["scope"]["planned"] and doc["cloud"]["mode"] == "provisioned"
+    row23 = next(row for row in doc["bsi"] if row["num"] == 23)
+    assert row23["status"] == "pass" and row23["basis"] == "live"  # MFA and lockout, read from the realm
     # The concentrator's own suite ran on dc-core and passed.
     core = [c for c in doc["verify"]["result"]["checks"] if c["host"] == CORE]
     assert len(core) >= 7 and all(c["status"] == "passed" for c in core), core
@@ -136,7 +138,7 @@ def test_status_shows_the_open_hub(lab_fleet):
     assert row["validated"] and row["up_to_date"] and row["lab_running"]
     assert row["configure"]["ok"] and row["verify"]["ok"] and row["audit"]["fail"] == 0
     assert row["open"]["result"] == "ok"
-    assert row["cloud"]["mode"] == "planned" and not row["cloud"]["provisioned"]
+    assert row["cloud"]["mode"] == "provisioned" and row["cloud"]["provisioned"]
 
 
 def test_no_secret_in_any_output_log_or_journal(lab_fleet):
