@@ -190,7 +190,7 @@ def build_run(fleet_root: Path, hub_id: str, *, lab: LabTarget | None = None, ch
               extra_vars: dict | None = None, playbook: Path = SITE,
               config: Path | None = CONFIG, env: dict[str, str] | None = None,
               access=None, strategy: str | None = None, var_files: tuple[Path, ...] = (),
-              with_vault: bool = True) -> AnsibleRun:
+              with_vault: bool = True, rendered: Path | None = None) -> AnsibleRun:
     """Describe the ansible-playbook run for ``hub_id`` (checks prerequisites, runs nothing).
 
     ``access`` (hubkit.access.Access) adds the operator's own user, key and
@@ -200,7 +200,8 @@ def build_run(fleet_root: Path, hub_id: str, *, lab: LabTarget | None = None, ch
     base_env = dict(os.environ if env is None else env)
     if with_vault:
         vault_password(base_env)
-    rdir = render_dir(fleet_root, hub_id)
+    # ``rendered``: another render of the hub (hubkit plan checks a fresh one, not build/).
+    rdir = Path(rendered) if rendered is not None else render_dir(fleet_root, hub_id)
     secrets = vault_file(fleet_root, hub_id) if with_vault else None
     exe = ansible_playbook()
     if lab is not None and os.geteuid() != 0:
@@ -294,7 +295,7 @@ class _EventReader(threading.Thread):
             status = ev.get("status")
             if ev.get("changed") and status == "ok":
                 r.changed_tasks.append({"host": ev["host"], "task": ev.get("task", ""),
-                                        "role": ev.get("role")})
+                                        "role": ev.get("role"), **({"diff": ev["diff"]} if ev.get("diff") else {})})
             if status in ("failed", "unreachable"):
                 r.failures.append({"host": ev["host"], "task": ev.get("task", ""),
                                    "status": status, "msg": ev.get("msg", "")})

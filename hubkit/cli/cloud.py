@@ -63,39 +63,6 @@ def _print_summary(summary: dict, as_json: bool) -> None:
                       if summary.get("planned_only") else ""))
 
 
-@click.command("plan")
-@click.argument("hub_id", metavar="ID", shell_complete=complete_hub_ids)
-@click.option("--offline", is_flag=True, help="Run under Pulumi's mocks: intent only, no engine, no state.")
-@lab_option
-@vault_option
-@json_option
-@pass_ctx
-def plan_cmd(ctx, hub_id, offline, lab, vault_password_file, as_json):
-    """Show the hub's cloud resources: a preview, or with --offline the declared intent plus policies.
-
-    Example: hubkit plan zeitz --offline --json
-    """
-    from hubkit.cloud import run
-    fleet = ctx.fleet()
-    if offline:
-        the_plan, found = run.offline_plan(fleet, hub_id, vault_password_file)
-        if as_json:
-            doc = the_plan.to_json()
-            doc["findings"] = [{"code": f.code, "message": f.message, "hint": f.hint} for f in found]
-            click.echo(json.dumps(doc, sort_keys=True, indent=2))
-        else:
-            click.echo(the_plan.to_text(), nl=False)
-            for f in found:
-                click.echo(f.format())
-        if found:
-            click.echo(f"{len(found)} policy finding(s)", err=True)
-            exit_with(EXIT_FINDINGS)
-        return
-    summary = run.real_run(fleet, hub_id, "preview", vault_password_file, on_output=_progress(ctx.verbose),
-                           lab=lab)
-    _print_summary(summary, as_json)
-
-
 @click.command("provision")
 @click.argument("hub_id", metavar="ID", shell_complete=complete_hub_ids)
 @lab_option
@@ -143,5 +110,5 @@ def destroy_cmd(ctx, hub_id, yes, lab, wait, as_json):
 
 
 def register(cli: click.Group) -> None:
-    for cmd in (plan_cmd, provision_cmd, destroy_cmd):
+    for cmd in (provision_cmd, destroy_cmd):
         cli.add_command(cmd)

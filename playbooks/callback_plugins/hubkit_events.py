@@ -83,6 +83,9 @@ class CallbackModule(CallbackBase):
         }
         if status in ("failed", "unreachable"):
             data["msg"] = _message(res)
+        if res.get("diff") and (data["changed"] or extra.get("changed")) and not (res.get("_ansible_no_log") or "censored" in res):
+            # `--diff` runs (hubkit plan): what would change, for files that carry no secret.
+            data["diff"] = _diff_text(res["diff"])
         data.update(extra)
         self._emit("result", **data)
 
@@ -93,6 +96,12 @@ class CallbackModule(CallbackBase):
         self._result("ignored" if ignore_errors else "failed", result)
 
     def v2_runner_on_skipped(self, result, **kwargs):
+        res = _attr(result, "result", "_result") or {}
+        text = f"{res.get('msg', '')} {res.get('skip_reason', '')}"
+        if "would have run" in text:
+            # Check mode: a command that would run is a change the plan must show.
+            self._result("ok", result, would_run=True, changed=True)
+            return
         self._result("skipped", result)
 
     def v2_runner_on_unreachable(self, result, **kwargs):
@@ -106,6 +115,30 @@ class CallbackModule(CallbackBase):
             hosts[name] = {k: int(s.get(k, 0)) for k in
                            ("ok", "changed", "failures", "unreachable", "skipped", "rescued", "ignored")}
         self._emit("stats", hosts=hosts)
+
+
+DIFF_LIMIT = 4000
+
+
+def _diff_text(diff) -> str:
+    """A unified diff from Ansible's before/after (or its own prepared text), bounded."""
+    import difflib
+    out = []
+    for d in diff if isinstance(diff, list) else [diff]:
+        if not isinstance(d, dict):
+            continue
+        if d.get("prepared"):
+            out.append(str(d["prepared"]))
+            continue
+        before, after = d.get("before", ""), d.get("after", "")
+        if isinstance(before, str) and isinstance(after, str):
+            out.extend(difflib.unified_diff(before.splitlines(keepends=True), after.splitlines(keepends=True),
+                                            str(d.get("before_header", "before")),
+                                            str(d.get("after_header", "after"))))
+        else:
+            out.append(f"{d.get('before_header', '')}: {before!r} -> {after!r}\n")
+    text = "".join(out)
+    return text if len(text) <= DIFF_LIMIT else text[:DIFF_LIMIT] + "\n[... diff cut]\n"
 
 
 def _task_name(task) -> str:

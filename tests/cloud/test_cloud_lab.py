@@ -124,7 +124,7 @@ def test_second_provision_and_preview_change_nothing(lab):
     doc = json.loads(hk(lab, "provision", HUB, "--lab", "--json", check=True).stdout)
     assert set(doc["changes"]) == {"same"} and doc["steps"] == []
     assert set(doc["realm"]["changes"]) == {"same"} and doc["realm"]["steps"] == []
-    doc = json.loads(hk(lab, "plan", HUB, "--lab", "--json", check=True).stdout)
+    doc = json.loads(hk(lab, "plan", HUB, "--lab", "--cloud-only", "--json", check=True).stdout)
     assert doc["steps"] == [] and doc["realm"]["steps"] == []
 
 
@@ -136,18 +136,18 @@ def test_preview_shows_a_staff_change_exactly(lab):
             "  - {username: zz-trainee01, full_name: Trainee One, role: trainee}\n",
             "  - {username: zz-staff03, full_name: Staff Member Three, role: staff}\n"))
         hk(lab, "secrets", "init", HUB, check=True)
-        doc = json.loads(hk(lab, "plan", HUB, "--lab", "--json", check=True).stdout)
+        doc = json.loads(hk(lab, "plan", HUB, "--lab", "--cloud-only", "--json", check=True).stdout)
         assert [(s["op"], s["name"], s["diffs"]) for s in doc["steps"]] == [
             ("update", f"{HUB}-members", ["members"]),
             ("create", f"{HUB}-user-zz-staff03", []),
             ("delete", f"{HUB}-user-zz-trainee01", []),
         ]
-        text = hk(lab, "plan", HUB, "--lab", check=True).stdout
+        text = hk(lab, "plan", HUB, "--lab", "--cloud-only", check=True).stdout
         assert re.search(rf"create\s+keycloak:index/user:User {HUB}-user-zz-staff03", text)
         assert "planned only (no server here): dns, backup, monitoring" in text
     finally:
         hub.write_text(original)
-    assert json.loads(hk(lab, "plan", HUB, "--lab", "--json", check=True).stdout)["steps"] == []
+    assert json.loads(hk(lab, "plan", HUB, "--lab", "--cloud-only", "--json", check=True).stdout)["steps"] == []
 
 
 def test_no_secret_in_state_logs_or_output(lab):
@@ -219,7 +219,7 @@ def test_kill_9_during_provision_leaves_no_duplicate_and_a_clear_way_on(lab):
         assert len(found) == 1, name
     groups = kc(lambda a: a.get(f"/admin/realms/{REALM}/groups", search="hub-zeitz", exact="true"))
     assert [g["name"] for g in groups] == ["hub-zeitz"]
-    assert json.loads(hk(lab, "plan", HUB, "--lab", "--json", check=True).stdout)["steps"] == []
+    assert json.loads(hk(lab, "plan", HUB, "--lab", "--cloud-only", "--json", check=True).stdout)["steps"] == []
 
 
 def test_a_pending_create_is_named_and_cleared_without_a_duplicate(lab):

@@ -89,7 +89,7 @@ def _cli(fleet_root, args, env):
     return CliRunner().invoke(cli, ["--fleet", str(fleet_root), *args], env=env, catch_exceptions=False)
 
 
-@pytest.mark.parametrize("args", [["plan", "zeitz"], ["provision", "zeitz"], ["destroy", "zeitz", "--yes"],
+@pytest.mark.parametrize("args", [["plan", "zeitz", "--cloud-only"], ["provision", "zeitz"], ["destroy", "zeitz", "--yes"],
                                   ["provision", "zeitz", "--json"]])
 def test_without_cli_exit_3_and_nothing_written(fleet_root, tmp_path, monkeypatch, args, tree_snapshot):
     empty = tmp_path / "empty-path"

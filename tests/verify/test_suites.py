@@ -78,7 +78,7 @@ def test_each_role_has_its_checks(collected):
     assert {"test_ip_forwarding", "test_ruleset_matches_rendered", "test_default_deny",
             "test_dnsmasq_serves_segment", "test_wireguard_handshake_recent"} <= names["router"]
     assert {"test_bridge_per_segment", "test_ports_on_model_bridge", "test_no_port_in_two_segments"} <= names["switch"]
-    assert {"test_assigned_account", "test_no_automount", "test_dhcp_lease_on_segment",
+    assert {"test_assigned_account", "test_no_login_for_anyone_not_assigned_here", "test_no_automount", "test_dhcp_lease_on_segment",
             "test_update_policy"} <= names["workstation"]
     assert {"test_guest_cannot_reach", "test_guest_cannot_reach_router_ssh", "test_staff_cannot_reach_mgmt",
             "test_staff_reaches_core_through_tunnel", "test_dhcp_fresh_client", "test_dns_resolves_hub_hosts",

@@ -18,6 +18,8 @@ def facts(host, plan):
     user = shlex.quote(plan.assigned_to or "root")
     return snapshot(host, {
         "passwd": "getent passwd",
+        "staff_group": "getent group hubkit-staff | cut -d: -f4",
+        "shadow": "getent shadow | cut -d: -f1,2",
         "chage": f"chage -l {user}",
         "lastlog": f"lastlog -u {user}",
         "udev": "cat /etc/udev/rules.d/*.rules",
@@ -48,6 +50,20 @@ def test_assigned_account(facts, plan, hub):
         never = "Never logged in" in facts["lastlog"].stdout
         expect(not never, "a password change forced at first login",
                f"last password change: {last}, and the user never logged in")
+
+
+@pytest.mark.bsi("ORP.4.A1", "ORP.4.A23")
+def test_no_login_for_anyone_not_assigned_here(facts, plan):
+    """Absence: every account hubkit manages here (group hubkit-staff) is the assigned
+    member's; a leaver, or the former holder of a moved workstation, has no account left."""
+    members = sorted(m for m in facts["staff_group"].stdout.strip().split(",") if m)
+    want = [plan.assigned_to] if plan.assigned_to else []
+    expect(members == want, f"managed staff accounts: {', '.join(want) or 'none'}",
+           ", ".join(members) or "none")
+    # A managed account must also be usable only by its holder: no empty password field.
+    shadow = dict(line.split(":", 1) for line in facts["shadow"].stdout.splitlines() if ":" in line)
+    empty = [u for u in members if shadow.get(u, "x") == ""]
+    expect(not empty, "no managed account without a password", ", ".join(empty))
 
 
 @pytest.mark.bsi("SYS.2.1.A3")
