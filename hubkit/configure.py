@@ -85,6 +85,8 @@ class RunResult:
     rc: int
     hosts: dict[str, HostResult] = field(default_factory=dict)
     changed_tasks: list[dict] = field(default_factory=list)
+    # Check mode: commands whose output decides whether they change anything.
+    unpredictable_tasks: list[dict] = field(default_factory=list)
     failures: list[dict] = field(default_factory=list)
     duration_s: float = 0.0
     check: bool = False
@@ -296,6 +298,8 @@ class _EventReader(threading.Thread):
             if ev.get("changed") and status == "ok":
                 r.changed_tasks.append({"host": ev["host"], "task": ev.get("task", ""),
                                         "role": ev.get("role"), **({"diff": ev["diff"]} if ev.get("diff") else {})})
+            if ev.get("unpredictable"):
+                r.unpredictable_tasks.append({"host": ev["host"], "task": ev.get("task", ""), "role": ev.get("role")})
             if status in ("failed", "unreachable"):
                 r.failures.append({"host": ev["host"], "task": ev.get("task", ""),
                                    "status": status, "msg": ev.get("msg", "")})

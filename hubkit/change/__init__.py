@@ -126,6 +126,8 @@ def _hosts_part(fleet_root: Path, hub_id: str, lab: bool, rendered: Path, access
         if t.get("diff"):
             entry["diff"] = t["diff"]
         hosts.setdefault(t["host"], {"changes": []})["changes"].append(entry)
+    for t in res.unpredictable_tasks:
+        hosts.setdefault(t["host"], {"changes": []}).setdefault("unknown", []).append(t["task"])
     for name in limit:
         hosts.setdefault(name, {"changes": []})
     for f in res.failures:

@@ -36,11 +36,14 @@ def text(doc: dict) -> str:
     if doc["render"]["diff"]:
         out += ["", "rendered files:", doc["render"]["diff"].rstrip("\n")]
     for host, h in doc["hosts"]["hosts"].items():
-        if h["changes"] or h.get("note") or h.get("failures"):
+        if h["changes"] or h.get("note") or h.get("failures") or h.get("unknown"):
             out.append("")
             out.append(f"{host}:" + (f" ({h['note']})" if h.get("note") else ""))
             for c in h["changes"]:
                 out.append(f"  ~ {c['task']}" + (f" [{c['role']}]" if c.get("role") else ""))
+                out += [f"      {line}" for line in c.get("diff", "").splitlines()]
+            for task in h.get("unknown", []):
+                out.append(f"  ? {task} (its output decides; known only when it runs)")
             for f in h.get("failures", []):
                 out.append(f"  ! {f['task']}: {f['status']} {f['msg']}")
     c = doc["cloud"]
@@ -73,7 +76,8 @@ def markdown(doc: dict) -> str:
     else:
         out += ["No rendered file changes.", ""]
     out += ["#### Hosts", ""]
-    changed = {h: v for h, v in doc["hosts"]["hosts"].items() if v["changes"] or v.get("note") or v.get("failures")}
+    changed = {h: v for h, v in doc["hosts"]["hosts"].items()
+               if v["changes"] or v.get("note") or v.get("failures") or v.get("unknown")}
     if doc["hosts"]["mode"] == "skipped":
         out += [f"Not checked: {doc['hosts'].get('note', '')}", ""]
     elif not changed:
@@ -81,8 +85,15 @@ def markdown(doc: dict) -> str:
     for host, h in changed.items():
         tasks = "; ".join(c["task"] for c in h["changes"]) or "-"
         out.append(f"- **{host}**" + (f" ({h['note']})" if h.get("note") else "") + f": {tasks}")
+        if h.get("unknown"):
+            out.append(f"  - may change, known only when run: {'; '.join(h['unknown'])}")
         for f in h.get("failures", []):
             out.append(f"  - :warning: {f['task']}: {f['status']} {f['msg']}")
+        diffs = [c for c in h["changes"] if c.get("diff")]
+        if diffs:
+            out += ["", f"  <details><summary>{host}: {len(diffs)} diff(s)</summary>", "", "  ```diff"]
+            out += [f"  {line}" for c in diffs for line in c["diff"].rstrip("\n").splitlines()]
+            out += ["  ```", "", "  </details>", ""]
     out += ["", "#### Cloud", "", f"_{c['note']}_", ""]
     steps = c["realm_steps"] + c["steps"]
     if steps:

@@ -83,9 +83,10 @@ class CallbackModule(CallbackBase):
         }
         if status in ("failed", "unreachable"):
             data["msg"] = _message(res)
-        if res.get("diff") and (data["changed"] or extra.get("changed")) and not (res.get("_ansible_no_log") or "censored" in res):
+        diffs = _diffs(res)
+        if diffs and (data["changed"] or extra.get("changed")):
             # `--diff` runs (hubkit plan): what would change, for files that carry no secret.
-            data["diff"] = _diff_text(res["diff"])
+            data["diff"] = _diff_text(diffs)
         data.update(extra)
         self._emit("result", **data)
 
@@ -97,10 +98,15 @@ class CallbackModule(CallbackBase):
 
     def v2_runner_on_skipped(self, result, **kwargs):
         res = _attr(result, "result", "_result") or {}
-        text = f"{res.get('msg', '')} {res.get('skip_reason', '')}"
-        if "would have run" in text:
-            # Check mode: a command that would run is a change the plan must show.
-            self._result("ok", result, would_run=True, changed=True)
+        if _would_run(res):
+            # Check mode skips a command it cannot predict.  A guarded command
+            # that always reports a change (changed_when: true) would change
+            # something: the plan shows it.  One whose output decides
+            # (changed_when: <expr>) is only known when it runs: reported apart.
+            if _always_changes(_attr(result, "task", "_task")):
+                self._result("ok", result, would_run=True, changed=True)
+            else:
+                self._result("skipped", result, would_run=True, unpredictable=True)
             return
         self._result("skipped", result)
 
@@ -120,6 +126,33 @@ class CallbackModule(CallbackBase):
 DIFF_LIMIT = 4000
 
 
+def _diffs(res: dict) -> list:
+    """The diffs of a result, or of its changed loop items; none from a no_log result."""
+    def secret(r):
+        return r.get("_ansible_no_log") or "censored" in r
+    if secret(res):
+        return []
+    parts = [res] if res.get("diff") else [r for r in res.get("results", [])
+                                            if isinstance(r, dict) and r.get("changed") and not secret(r)]
+    out = []
+    for r in parts:
+        d = r.get("diff")
+        out.extend(d if isinstance(d, list) else [d] if d else [])
+    return out
+
+
+def _would_run(res: dict) -> bool:
+    """Check mode skipped a command that would have run (for a loop: any item)."""
+    parts = [res, *(r for r in res.get("results", []) if isinstance(r, dict))]
+    return any("would have run" in f"{r.get('msg', '')} {r.get('skip_reason', '')}" for r in parts)
+
+
+def _always_changes(task) -> bool:
+    conds = getattr(task, "changed_when", None) or []
+    conds = conds if isinstance(conds, list) else [conds]
+    return bool(conds) and all(c is True or str(c).strip().lower() == "true" for c in conds)
+
+
 def _diff_text(diff) -> str:
     """A unified diff from Ansible's before/after (or its own prepared text), bounded."""
     import difflib
@@ -135,6 +168,11 @@ def _diff_text(diff) -> str:
             out.extend(difflib.unified_diff(before.splitlines(keepends=True), after.splitlines(keepends=True),
                                             str(d.get("before_header", "before")),
                                             str(d.get("after_header", "after"))))
+        elif isinstance(before, dict) and isinstance(after, dict):
+            # A file's attributes (state, mode, owner): only those that differ.
+            what = after.get("path") or before.get("path") or d.get("after_header", "")
+            out.extend(f"{what}: {k} {before.get(k)!s} -> {after.get(k)!s}\n"
+                       for k in sorted(set(before) | set(after)) if k != "path" and before.get(k) != after.get(k))
         else:
             out.append(f"{d.get('before_header', '')}: {before!r} -> {after!r}\n")
     text = "".join(out)

@@ -20,6 +20,8 @@ def facts(host, plan):
         "passwd": "getent passwd",
         "staff_group": "getent group hubkit-staff | cut -d: -f4",
         "shadow": "getent shadow | cut -d: -f1,2",
+        # Leavers' archives: path, mode and owner of each (none may be readable by others).
+        "leaver_archives": "find /var/lib/hubkit/leavers -maxdepth 1 -printf '%p %m %u\\n' 2>/dev/null || true",
         "chage": f"chage -l {user}",
         "lastlog": f"lastlog -u {user}",
         "udev": "cat /etc/udev/rules.d/*.rules",
@@ -64,6 +66,10 @@ def test_no_login_for_anyone_not_assigned_here(facts, plan):
     shadow = dict(line.split(":", 1) for line in facts["shadow"].stdout.splitlines() if ":" in line)
     empty = [u for u in members if shadow.get(u, "x") == ""]
     expect(not empty, "no managed account without a password", ", ".join(empty))
+    # What a leaver left behind is kept root-only for the retention period.
+    loose = [line for line in facts["leaver_archives"].stdout.splitlines()
+             if len(line.split()) == 3 and (line.split()[2] != "root" or int(line.split()[1], 8) & 0o077)]
+    expect(not loose, "leavers' archives root-only (owner root, no group or other access)", "; ".join(loose))
 
 
 @pytest.mark.bsi("SYS.2.1.A3")
