@@ -50,7 +50,7 @@ def test_assigned_account(facts, plan, hub):
                f"last password change: {last}, and the user never logged in")
 
 
-@pytest.mark.bsi("SYS.2.1.A3")
+@pytest.mark.bsi("SYS.1.3.A3")
 def test_no_automount(facts):
     """Removable media are not mounted automatically (udev and desktop policy, no autofs)."""
     udev = facts["udev"].stdout
@@ -61,7 +61,7 @@ def test_no_automount(facts):
     expect(state != "active", "autofs not running", f"autofs {state}")
 
 
-@pytest.mark.bsi("NET.1.1.A5")
+@pytest.mark.bsi("NET.1.1.A5", "NET.1.1.A19")
 def test_dhcp_lease_on_segment(facts, plan, topo):
     """eth0's address is the static lease the segment's router handed out (networkd: DHCPv4 via router)."""
     seg = topo.segments[plan.segment]
