@@ -8,32 +8,22 @@ One lab for the module (CI time), hub id ``hkau-zeitz``; the tests run in file o
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 
 import pytest
 
 from hubkit.scaffold import init_single_hub_fleet
 
-from .conftest import HUBKIT, hubkit
+from .conftest import HUBKIT, hubkit, require_lab
 
 pytestmark = [pytest.mark.lab, pytest.mark.slow]
 HUB = "hkau-zeitz"
 RT, WS = "zeitz-rt01", "zeitz-ws01"
 
 
-def _prereqs():
-    if not sys.platform.startswith("linux") or os.geteuid() != 0:
-        pytest.skip("lab tests need root on Linux")
-    from hubkit.lab import image
-    if image.current() is None:
-        pytest.fail("no lab base image: run 'bash .ci/setup --lab' (hubkit lab image build) first")
-
-
 @pytest.fixture(scope="module")
 def opened(tmp_path_factory):
-    _prereqs()
+    require_lab()
     root = tmp_path_factory.mktemp("auditlab") / "fleet"
     init_single_hub_fleet(root, HUB)
     from hubkit import lab as hklab

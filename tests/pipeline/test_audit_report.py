@@ -187,3 +187,71 @@ def test_lab_audit_says_the_switch_was_a_stand_in(naumburg):
     assert note.startswith("naumburg-sw01 is a cisco-ios switch at the site; in the lab a Linux bridge "
                            "stands in for it: switch-cisco-ios.yml is skipped")
     assert 'id="stand-in"' in res.report.read_text() and "Lab stand-in" in res.report.read_text()
+
+
+def test_wrong_vault_password_is_exit_3_and_writes_nothing(rendered, run_cli):
+    r = run_cli(rendered, "audit", "zeitz", env={"HUBKIT_VAULT_PASSWORD": "not-the-password"})
+    assert r.exit_code == 3
+    assert "the vault password does not open secrets/zeitz.vault.yml" in r.output
+    assert "Traceback" not in r.output
+    assert not (rendered / "audit" / "zeitz" / "report.html").exists()
+
+
+def test_without_a_vault_password_the_report_says_the_scan_did_not_run(rendered, run_cli, monkeypatch):
+    monkeypatch.delenv("HUBKIT_VAULT_PASSWORD")
+    r = run_cli(rendered, "audit", "zeitz")
+    assert r.exit_code == 0, r.output
+    assert "The secret scan did NOT run: no vault password was given" in r.output
+    doc = json.loads((rendered / "audit" / "zeitz" / "evidence.json").read_text())
+    assert doc["scope"]["secret_scan"]["ran"] is False
+    html = (rendered / "audit" / "zeitz" / "report.html").read_text()
+    assert 'id="secret-scan" class="scan-off">The secret scan did NOT run' in html
+    # With the password (here from a file, the one reader's whitespace rule) the scan runs.
+    pw = rendered / "pw.txt"
+    pw.write_text(f"  {CANARY_PASSWORD}\n")
+    r = run_cli(rendered, "audit", "zeitz", "--vault-password-file", str(pw))
+    assert r.exit_code == 0, r.output
+    doc = json.loads((rendered / "audit" / "zeitz" / "evidence.json").read_text())
+    assert doc["scope"]["secret_scan"]["ran"] is True and "none found" in doc["scope"]["secret_scan"]["note"]
+
+
+def test_manual_form_is_written_once_filled_in_and_shown(rendered):
+    run_audit(rendered, "zeitz", vault_password=CANARY_PASSWORD)
+    form = rendered / "audit" / "zeitz" / "manual.yaml"
+    text = form.read_text()
+    assert "  24:\n    - item: hub\n      who:\n" in text and "    - item: zeitz-ws01\n" in text
+    filled = text.replace("  24:\n    - item: hub\n      who:\n      when:\n      what:\n",
+                          "  24:\n    - item: hub\n      who: A. Admin (IT lead)\n      when: 2026-01-05\n"
+                          "      what: restored zeitz-backup/2026-01-04 to a scratch container, files intact\n")
+    form.write_text(filled)
+    doc = json.loads(run_audit(rendered, "zeitz", vault_password=CANARY_PASSWORD).evidence.read_text())
+    row24 = _rows(doc)[24]
+    assert row24["status"] == "manual" and row24["basis"] == "planned"
+    assert row24["manual"]["filled"] == [{"item": "hub", "who": "A. Admin (IT lead)", "when": "2026-01-05",
+                                          "what": "restored zeitz-backup/2026-01-04 to a scratch container, "
+                                                  "files intact", "where": None}]
+    assert row24["manual"]["open"] == [] and "1 of 1 item(s) filled" in row24["note"]
+    assert _rows(doc)[19]["manual"]["open"] == ["zeitz-gw01", "zeitz-ws01", "zeitz-ws02", "zeitz-ws03", "zeitz-ws04"]
+    assert doc["summary"]["manual_filled"] == 1
+    assert form.read_text() == filled  # input: never overwritten
+
+
+@pytest.mark.parametrize("change, message", [
+    (("      when:\n", "      when: yesterday\n"), "when: Input should be a valid date"),
+    (("      who:\n", "      who: X\n      colour: red\n"), "Extra inputs are not permitted"),
+    (("    - item: hub\n", "    - item: zeitz-rt99\n"), "'zeitz-rt99' is not an item of this row"),
+    (("  24:\n    - item: hub\n      who:\n", "  24:\n    - item: hub\n      who: X\n"), "when, what missing"),
+])
+def test_bad_manual_form_names_file_line_col(rendered, run_cli, change, message):
+    run_audit(rendered, "zeitz", vault_password=CANARY_PASSWORD)
+    form = rendered / "audit" / "zeitz" / "manual.yaml"
+    text = form.read_text()
+    # Only the row-24 block: its one entry is the last in the file.
+    head, _, block = text.rpartition("  24:\n")
+    old, new = change
+    block = ("  24:\n" + block).replace(old, new, 1) if old.startswith("  24") else "  24:\n" + block.replace(old, new, 1)
+    form.write_text(head + block)
+    r = run_cli(rendered, "audit", "zeitz")
+    assert r.exit_code == 1 and "Traceback" not in r.output
+    assert re.search(r"audit/zeitz/manual\.yaml:\d+:\d+: error HK301: ", r.output), r.output
+    assert message in r.output
