@@ -58,7 +58,7 @@ def sent_logs(hk, hub, topo):
     arrived: set[str] = set()
     deadline = time.monotonic() + ARRIVAL_WAIT
     while True:
-        out = core.run("grep -rhoF -e %s %s/ || true", f"hubkit-probe-{run}-", LAB_SINK_DIR).stdout
+        out = core.run("grep -rhF -e %s %s/ || true", f"hubkit-probe-{run}-", LAB_SINK_DIR).stdout
         arrived = {n for n, t in tags.items() if t in out}
         if arrived == set(tags) or time.monotonic() > deadline:
             break
