@@ -85,15 +85,16 @@ def test_rows_with_live_checks_pass_from_live_evidence(opened):
 
 def test_a_routing_daemon_fails_row_11(opened):
     root, _ = opened
-    on(RT, "nohup python3 -c 'import socket,time; s=socket.socket(); "
-           "s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind((\"0.0.0.0\", 179)); s.listen(); "
-           "time.sleep(300)' >/dev/null 2>&1 & echo started")
+    # A stand-in for a BGP speaker: something listening on TCP 179.
+    pid = on(RT, "nohup python3 -c 'import socket,time; s=socket.socket(); "
+                 "s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind((\"0.0.0.0\", 179)); s.listen(); "
+                 "time.sleep(300)' >/dev/null 2>&1 & echo $!").strip()
     try:
         checks = verify(root, "test_no_dynamic_routing")
         c = checks[f"{RT} router::test_no_dynamic_routing"]
         assert c["status"] == "failed" and "listening: tcp 0.0.0.0:179" in c["message"], c
     finally:
-        on(RT, "pkill -f 's.bind((\"0.0.0.0\", 179))' || true")
+        on(RT, f"kill {pid}; while kill -0 {pid} 2>/dev/null; do sleep 0.1; done")
     assert verify(root, "test_no_dynamic_routing")[f"{RT} router::test_no_dynamic_routing"]["status"] == "passed"
 
 
@@ -103,22 +104,28 @@ def test_a_hand_edited_dnsmasq_config_fails_row_17_until_configure(opened):
     checks = verify(root, "test_running_config_matches_build")
     c = checks[f"{RT} router::test_running_config_matches_build"]
     assert c["status"] == "failed" and "/etc/dnsmasq.d/hubkit.conf: sha256" in c["message"], c
+    # A full verify is what the audit reads (a -k run is not saved).
+    assert hubkit(root, "verify", HUB, "--lab").returncode == 1
     r = hubkit(root, "audit", HUB, "--lab")
-    assert r.returncode == 1 and rows(root)[17]["status"] == "fail"
+    assert r.returncode == 1 and rows(root)[17]["status"] == "fail", r.stdout
     r = hubkit(root, "configure", HUB, "--lab")
     assert r.returncode == 0, r.stderr[-3000:]
     checks = verify(root, "test_running_config_matches_build")
     assert checks[f"{RT} router::test_running_config_matches_build"]["status"] == "passed"
 
 
-def test_a_host_that_stops_forwarding_logs_fails_row_13(opened):
+def test_a_host_that_forwards_its_logs_elsewhere_fails_row_13(opened):
     root, _ = opened
-    on(WS, "systemctl stop rsyslog")
+    # Forwarding to the concentrator's management address, where no sink listens.  (Stopping rsyslog
+    # is no drift: syslog.socket starts it again on the next message.)
+    conf = "/etc/rsyslog.d/90-hubkit-forward.conf"
+    on(WS, f"cp {conf} /root/forward.bak && sed -i 's/target=\"[^\"]*\"/target=\"10.0.0.1\"/' {conf} "
+           "&& systemctl restart rsyslog")
     try:
         checks = verify(root, "test_logs_reach_central_sink")
         assert checks[f"hub logs::test_logs_reach_central_sink[{WS}]"]["status"] == "failed"
         assert checks[f"hub logs::test_logs_reach_central_sink[{RT}]"]["status"] == "passed"
     finally:
-        on(WS, "systemctl start rsyslog")
+        on(WS, f"mv /root/forward.bak {conf} && systemctl restart rsyslog")
     checks = verify(root, "test_logs_reach_central_sink")
     assert checks[f"hub logs::test_logs_reach_central_sink[{WS}]"]["status"] == "passed"
