@@ -147,7 +147,8 @@ def bootstrap(fleet_root: Path, hub_id: str, *, lab: bool = False,
               private_key: Path | None = None, jump: str | None = None, limit: tuple[str, ...] = (),
               verbosity: int = 0, wait: float = 0.0, listener=None) -> BootstrapResult:
     """Bootstrap the hub's hosts that need it (all of them when ``limit`` is empty)."""
-    from hubkit.configure import build_run, execute, lab_target, runs_dir
+    from hubkit.configure import build_run, execute, lab_target
+    from hubkit.runs import runs_dir
     from hubkit.fleet.repo import load_fleet
     from hubkit.lock import hub_lock
 

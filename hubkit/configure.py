@@ -24,13 +24,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from hubkit.atomic import write_json
 from hubkit.errors import HubkitError, PrerequisiteError, UsageError
 from hubkit.paths import PLAYBOOKS
+from hubkit.runs import runs_dir
 
 log = logging.getLogger(__name__)
 log.addHandler(logging.NullHandler())
 
-VAULT_ENV = "HUBKIT_VAULT_PASSWORD"
 VAULT_SCRIPT = PLAYBOOKS / "vault-password-env.py"
 SITE = PLAYBOOKS / "site.yml"
 CONFIG = PLAYBOOKS / "ansible.cfg"
@@ -157,14 +158,6 @@ def vault_file(fleet_root: Path, hub_id: str) -> Path:
     return f
 
 
-def vault_password(env: dict[str, str] | None = None) -> str:
-    pw = (env if env is not None else os.environ).get(VAULT_ENV, "")
-    if not pw:
-        raise PrerequisiteError(f"no vault password: {VAULT_ENV} is not set",
-                                f"export {VAULT_ENV}=... (the password of secrets/<id>.vault.yml)")
-    return pw
-
-
 def lab_target(hub_id: str) -> LabTarget:
     """The running lab of ``hub_id`` (exit 3 when there is none)."""
     from hubkit.lab import load
@@ -201,7 +194,8 @@ def build_run(fleet_root: Path, hub_id: str, *, lab: LabTarget | None = None, ch
     """
     base_env = dict(os.environ if env is None else env)
     if with_vault:
-        vault_password(base_env)
+        from hubkit.secrets import vault_password
+        vault_password(env=base_env)
     # ``rendered``: another render of the hub (hubkit plan checks a fresh one, not build/).
     rdir = Path(rendered) if rendered is not None else render_dir(fleet_root, hub_id)
     secrets = vault_file(fleet_root, hub_id) if with_vault else None
@@ -369,21 +363,9 @@ def _tail(path: Path | None, lines: int = 15) -> str:
 
 # -- the whole command -------------------------------------------------------------
 
-def runs_dir(fleet_root: Path, hub_id: str) -> Path:
-    return Path(fleet_root).resolve() / ".hubkit" / "runs" / hub_id
-
-
 def save_record(fleet_root: Path, result: RunResult) -> Path:
     """Persist the recap as .hubkit/runs/<id>/configure.json (temp file + rename)."""
-    d = runs_dir(fleet_root, result.hub_id)
-    d.mkdir(parents=True, exist_ok=True)
-    target = d / "configure.json"
-    fd, tmp = tempfile.mkstemp(prefix=".configure-", dir=d)
-    with os.fdopen(fd, "w") as f:
-        json.dump(result.record(), f, indent=2, sort_keys=True)
-        f.write("\n")
-    os.replace(tmp, target)
-    return target
+    return write_json(runs_dir(fleet_root, result.hub_id) / "configure.json", result.record())
 
 
 def hub_access(fleet_root: Path, hub_id: str, *, lab: bool, user=None, private_key=None, jump=None):

@@ -40,6 +40,7 @@ from hubkit.fleet.repo import DECOMMISSIONED_DIR, HUBS_DIR
 from hubkit.ipam import record_release
 from hubkit.lock import hub_lock
 from hubkit.paths import PLAYBOOKS
+from hubkit.runs import runs_dir, runs_rel
 
 if TYPE_CHECKING:
     from hubkit.configure import AnsibleRun
@@ -108,7 +109,7 @@ def remove_peer(fleet_root: Path, removal: PeerRemoval) -> tuple[str, str]:
     from hubkit import configure
     if removal.run is None:
         return "skipped", removal.skip_reason
-    log_path = configure.runs_dir(fleet_root, removal.hub_id) / "decommission.log"
+    log_path = runs_dir(fleet_root, removal.hub_id) / "decommission.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
     res = configure.execute(removal.run, log_path=log_path, lab=removal.lab, limit=(removal.host,))
     if not res.succeeded or removal.host not in res.hosts:
@@ -149,7 +150,7 @@ def _archivable(root: Path, hub_id: str) -> list[tuple[str, str]]:
     cands = [
         (f"build/{hub_id}", "build"),
         (f"audit/{hub_id}", "audit"),
-        (f".hubkit/runs/{hub_id}", "runs"),
+        (str(runs_rel(hub_id)), "runs"),
         (f".hubkit/journal/{hub_id}.jsonl", f"journal/{hub_id}.jsonl"),
         (f"secrets/{hub_id}.vault.yml", f"secrets/{hub_id}.vault.yml"),
         (f"secrets/{hub_id}.pub", f"secrets/{hub_id}.pub"),

@@ -133,11 +133,11 @@ def releases(fleet_root) -> list[dict]:
 
 def record_release(fleet_root, hub_id: str, prefixes: Iterable[str], when) -> None:
     """Append releases to RELEASES_FILE (temp file + rename)."""
-    import os
-    import tempfile
     from pathlib import Path
 
     import yaml
+
+    from hubkit.atomic import write_atomic
     path = Path(fleet_root) / RELEASES_FILE
     path.parent.mkdir(parents=True, exist_ok=True)
     items = [{"hub": r["hub"], "prefix": r["prefix"], "released": r["released"].isoformat()}
@@ -146,10 +146,7 @@ def record_release(fleet_root, hub_id: str, prefixes: Iterable[str], when) -> No
     text = ("# Prefixes released by `hubkit decommission`; `hubkit new` warns before reusing\n"
             f"# one within {QUARANTINE_DAYS} days.\n"
             + yaml.safe_dump({"releases": items}, sort_keys=True, default_flow_style=False))
-    fd, tmp = tempfile.mkstemp(prefix=".released.", dir=path.parent)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(text)
-    os.replace(tmp, path)
+    write_atomic(path, text)
 
 
 def release_warnings(fleet_root, nets: Iterable, today=None) -> list[str]:

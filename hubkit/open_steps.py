@@ -11,15 +11,16 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from pathlib import Path
 
 from hubkit import __version__
+from hubkit.atomic import write_json
 from hubkit.errors import FindingsError, HubkitError, PrerequisiteError, UsageError
 from hubkit.digest import file_hash, tree_hash
 from hubkit.journal import digest
 from hubkit.paths import PLAYBOOKS, STACKS, TEMPLATES
 from hubkit.pipeline import RunContext, Skipped, Step
+from hubkit.runs import runs_dir
 
 AUDIT_SRC = Path(__file__).resolve().parent / "audit"
 
@@ -48,7 +49,7 @@ def _hub_json(ctx: RunContext) -> dict:
 
 
 def _runs(ctx: RunContext) -> Path:
-    return Path(ctx.fleet_root) / ".hubkit" / "runs" / ctx.hub_id
+    return runs_dir(ctx.fleet_root, ctx.hub_id)
 
 
 def _build(ctx: RunContext) -> Path:
@@ -215,7 +216,7 @@ def _cloud(ctx):
     errors = [f for f in found if f.severity == "error"]
     if errors:
         raise FindingsError(errors)
-    _write_json(_runs(ctx) / "plan.json", plan.to_json())
+    write_json(_runs(ctx) / "plan.json", plan.to_json())
     res = cloud.real_run(_fleet(ctx), ctx.hub_id, "up", lab=ctx.lab)  # writes the cloud record itself
     changes = {k: v for k, v in res.get("changes", {}).items() if k != "same"}
     return (f"provisioned for real: {', '.join(res['real'])} ({json.dumps(changes, sort_keys=True)})"
@@ -356,6 +357,7 @@ def _verify(ctx):
 
 
 def _audit_inputs(ctx):
+    from hubkit.audit.manual import fingerprint as manual_fingerprint
     rec = _fleet(ctx).hub(ctx.hub_id)
     return {"verify": file_hash(_runs(ctx) / "verify.json"),
             "configure": file_hash(_runs(ctx) / "configure.json"),
@@ -363,6 +365,7 @@ def _audit_inputs(ctx):
             "plan": file_hash(_runs(ctx) / "plan.json"),
             "cloud": file_hash(_runs(ctx) / "cloud.json"),
             "layers": {p: file_hash(Path(ctx.fleet_root) / p) for p in rec.layers},
+            "manual": manual_fingerprint(ctx.fleet_root, ctx.hub_id),
             "audit_code": tree_hash(AUDIT_SRC), "lab": ctx.lab, "version": __version__}
 
 
@@ -373,16 +376,11 @@ def _audit_current(ctx):
 
 def _audit(ctx):
     from hubkit.audit import run_audit
-    res = run_audit(ctx.fleet_root, ctx.hub_id, lab=ctx.lab)
+    from hubkit.secrets import vault_password
+    res = run_audit(ctx.fleet_root, ctx.hub_id, lab=ctx.lab, vault_password=vault_password(required=False))
     c = res.counts
-    return f"{c['pass']} pass, {c['fail']} fail, {c['manual']} manual, {c['not_applicable']} n/a"
-
-
-def _write_json(path: Path, data) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}")
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
-    os.replace(tmp, path)
+    return (f"{c['pass']} pass, {c['designed']} designed, {c['fail']} fail, {c['manual']} manual, "
+            f"{c['not_applicable']} n/a")
 
 
 STEPS: tuple[Step, ...] = (

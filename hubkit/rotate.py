@@ -39,7 +39,7 @@ HANDSHAKE_TIMEOUT = 90.0
 
 
 def _record_path(fleet_root: Path, hub_id: str) -> Path:
-    from hubkit.configure import runs_dir
+    from hubkit.runs import runs_dir
     return runs_dir(fleet_root, hub_id) / RECORD
 
 

@@ -15,12 +15,13 @@ import base64
 import os
 import secrets as _random
 import string
-import tempfile
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
 
+from hubkit.atomic import write_atomic
 from hubkit.errors import HubkitError, PrerequisiteError, UsageError
 
 SECRETS_DIR = "secrets"
@@ -28,6 +29,10 @@ ENV_PASSWORD = "HUBKIT_VAULT_PASSWORD"
 KEYS = ("vault_wg_private_key", "vault_wg_public_key", "vault_staff_passwords")
 _ALPHABET = string.ascii_letters + string.digits
 PASSWORD_LENGTH = 20
+
+
+class VaultDecryptError(HubkitError):
+    """The vault password does not open the hub's vault (a wrong password, or another vault)."""
 
 
 def vault_path(fleet_root: Path, hub_id: str) -> Path:
@@ -47,20 +52,38 @@ def read_public_key(fleet_root: Path, hub_id: str) -> str | None:
     return key or None
 
 
-def vault_password(password_file: Path | None = None) -> str:
-    """The vault password: from ``password_file`` or $HUBKIT_VAULT_PASSWORD."""
+def vault_password(password_file: Path | None = None, *, env: Mapping[str, str] | None = None,
+                   required: bool = True) -> str | None:
+    """The vault password: the one reader for every command (and the audit).
+
+    From ``password_file`` when given, else $HUBKIT_VAULT_PASSWORD (in ``env``,
+    default the process environment).  Read the way Ansible reads it, so that
+    hubkit and ansible-playbook always agree on the password: a file's content
+    without surrounding whitespace (ansible-vault's --vault-password-file), the
+    variable without trailing CR/LF (Ansible gets it through
+    playbooks/vault-password-env.py, whose output it strips of those).
+
+    No password, or an empty one: PrerequisiteError (exit 3), or None when not
+    ``required``.  A password file that cannot be read is exit 3 either way:
+    the caller asked for it.
+    """
     if password_file is not None:
         try:
-            pw = Path(password_file).read_text().rstrip("\r\n")
-        except OSError as e:
-            raise PrerequisiteError(f"cannot read vault password file {password_file}: {e.strerror}",
+            pw = Path(password_file).read_text(encoding="utf-8").strip()
+        except (OSError, UnicodeDecodeError) as e:
+            why = getattr(e, "strerror", None) or "not UTF-8 text"
+            raise PrerequisiteError(f"cannot read vault password file {password_file}: {why}",
                                     "check the path given to --vault-password-file") from None
-    else:
-        pw = os.environ.get(ENV_PASSWORD, "")
-    if not pw:
-        raise PrerequisiteError("no vault password",
-                                f"set {ENV_PASSWORD} or pass --vault-password-file FILE")
-    return pw
+        if not pw:
+            raise PrerequisiteError(f"vault password file {password_file} is empty",
+                                    "put the vault password in it, or set " + ENV_PASSWORD)
+        return pw
+    pw = (os.environ if env is None else env).get(ENV_PASSWORD, "").rstrip("\r\n")
+    if not pw and required:
+        raise PrerequisiteError(f"no vault password: {ENV_PASSWORD} is not set",
+                                f"export {ENV_PASSWORD}=... (the password of secrets/<id>.vault.yml) "
+                                "or pass --vault-password-file FILE")
+    return pw or None
 
 
 def wg_keypair() -> tuple[str, str]:
@@ -83,24 +106,6 @@ def _vault(password: str):
     return VaultLib([("default", VaultSecret(password.encode()))])
 
 
-def _atomic_write(path: Path, data: bytes, mode: int) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        os.fchmod(fd, mode)
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.rename(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-
-
 def load_secrets(fleet_root: Path, hub_id: str, vault_password: str) -> dict:
     """Decrypt ``secrets/<id>.vault.yml``: keys exactly ``KEYS``."""
     path = vault_path(fleet_root, hub_id)
@@ -113,7 +118,7 @@ def load_secrets(fleet_root: Path, hub_id: str, vault_password: str) -> dict:
     try:
         plain = _vault(vault_password).decrypt(data)
     except AnsibleError:
-        raise HubkitError(f"cannot decrypt {SECRETS_DIR}/{hub_id}.vault.yml",
+        raise VaultDecryptError(f"cannot decrypt {SECRETS_DIR}/{hub_id}.vault.yml",
                           f"check the vault password ({ENV_PASSWORD} or --vault-password-file)") from None
     doc = yaml.safe_load(plain) or {}
     if not isinstance(doc, dict):
@@ -129,8 +134,8 @@ def save_secrets(fleet_root: Path, hub_id: str, vault_password: str, data: dict)
     doc = {k: data[k] for k in KEYS}
     plain = yaml.safe_dump(doc, sort_keys=True, default_flow_style=False)
     blob = _vault(vault_password).encrypt(plain)
-    _atomic_write(vault_path(fleet_root, hub_id), blob, 0o600)
-    _atomic_write(public_key_path(fleet_root, hub_id), (data["vault_wg_public_key"] + "\n").encode(), 0o644)
+    write_atomic(vault_path(fleet_root, hub_id), blob, 0o600, fsync=True)
+    write_atomic(public_key_path(fleet_root, hub_id), data["vault_wg_public_key"] + "\n", 0o644, fsync=True)
 
 
 @dataclass

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from hubkit.errors import FindingsError, HubkitError
 from hubkit.journal import Journal, journal_path
+from hubkit.runs import runs_dir
 
 
 def _mtime(path: Path) -> str | None:
@@ -108,7 +109,7 @@ def fleet_status(fleet, ids=()) -> list[dict]:
     for rec in fleet.select(list(ids)):
         found = [f for f in validate(fleet, [rec.id]) if f.severity == "error"]
         valid = rec.model is not None and not found
-        runs = Path(fleet.root) / ".hubkit" / "runs" / rec.id
+        runs = runs_dir(fleet.root, rec.id)
         rows.append({
             "id": rec.id,
             "validated": valid,

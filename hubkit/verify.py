@@ -34,6 +34,7 @@ import yaml
 from hubkit.atomic import write_atomic
 from hubkit.errors import FindingsError, HubkitError, PrerequisiteError, UsageError
 from hubkit.paths import PLAYBOOKS
+from hubkit.runs import runs_dir
 from hubkit.topology import build as build_topology
 from hubkit.verify_report import HUB_HOST, Check, VerifyResult
 
@@ -347,10 +348,6 @@ def parse_report(path: Path) -> list[Check] | None:
 
 
 # -- persistence -----------------------------------------------------------------
-
-def runs_dir(fleet_root: Path, hub_id: str) -> Path:
-    return Path(fleet_root) / ".hubkit" / "runs" / hub_id
-
 
 def save_last(fleet_root: Path, result: VerifyResult) -> Path:
     """Persist the last result for the audit step (atomic; no secrets are in it)."""

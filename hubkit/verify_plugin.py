@@ -48,6 +48,18 @@ def expect(ok: bool, expected, found) -> None:
         pytest.fail(f"expected {expected}, found {found}", pytrace=False)
 
 
+# The audit reads a skip with this prefix as "does not apply to this hub or host"
+# (hubkit.audit.live.NOT_APPLICABLE); any other skip means "could not be shown here"
+# and keeps the check's BSI row from passing.
+NOT_APPLICABLE = "not applicable: "
+
+
+def not_applicable(reason: str) -> None:
+    """Skip a check that does not apply here (no such host in this hub, ...), saying why."""
+    __tracebackhide__ = True
+    pytest.skip(NOT_APPLICABLE + reason)
+
+
 def expect_equal(found, expected, what: str = "") -> None:
     __tracebackhide__ = True
     prefix = f"{what}: " if what else ""
@@ -233,10 +245,9 @@ class _Reporter:
     def pytest_sessionfinish(self, session):
         out = [dict(r, status=("error" if r["status"] == "pending" else r["status"]))
                for r in self.results.values()]
-        tmp = f"{self.path}.tmp"
-        with open(tmp, "w") as f:
-            json.dump(sorted(out, key=lambda r: (r["host"], r["id"])), f, indent=1, sort_keys=True)
-        os.replace(tmp, self.path)
+        from hubkit.atomic import write_atomic
+        write_atomic(Path(self.path), json.dumps(sorted(out, key=lambda r: (r["host"], r["id"])), indent=1,
+                                                 sort_keys=True))
 
 
 def pytest_runtest_setup(item):

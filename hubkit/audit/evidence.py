@@ -14,20 +14,15 @@ Sources (all read, nothing re-computed that another part owns):
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from hubkit.audit.model import LIVE, Evidence
-from hubkit.audit.static import Sources
+from hubkit.audit import live
+from hubkit.audit.model import Evidence
+from hubkit.audit.sources import Sources
 from hubkit.errors import FindingsError, HubkitError
-
-RUNS = Path(".hubkit") / "runs"
-
-
-def runs_dir(fleet_root: Path, hub_id: str) -> Path:
-    return Path(fleet_root) / RUNS / hub_id
+from hubkit.runs import runs_dir
 
 
 def read_json(path: Path):
@@ -54,6 +49,7 @@ class Collected:
     live: list[Evidence] = field(default_factory=list)
     plan_note: str = ""
     lab: dict | None = None              # what the live evidence ran against
+    manual_note: str = ""                # whether the manual form was read or created
 
 
 def _finding_dict(f) -> dict:
@@ -145,29 +141,6 @@ def _plan(fleet, hub_id: str):
     return plan.to_json(), found
 
 
-def live_evidence(verify: dict) -> list[Evidence]:
-    out = []
-    checks = [c for c in verify.get("checks", []) if c.get("status") != "skipped"]
-    if checks:
-        # The verify run as a whole is the comparison of the actual state with the plan.
-        bad = [c for c in checks if c.get("status") != "passed"]
-        hosts = sorted({c.get("host", "") for c in checks})
-        out.append(Evidence("verify.plan_vs_actual", LIVE, not bad,
-                            "actual state compared with the rendered plan",
-                            f"{len(checks)} checks on {len(hosts)} host(s) compared addresses, "
-                            "services, firewall and traffic with the plan"
-                            + (f"; {len(bad)} differ" if bad else "; no difference"),
-                            ".hubkit/runs/<id>/verify.json"))
-    for c in verify.get("checks", []):
-        if c.get("status") == "skipped":
-            continue  # a skipped check shows nothing
-        host = c.get("host", "")
-        out.append(Evidence(f"verify:{host}:{c.get('id', '')}", LIVE, c.get("status") == "passed",
-                            c.get("id", ""), (c.get("message") or "")[:500],
-                            f"verify {host} {c.get('id', '')}", tuple(c.get("bsi") or ())))
-    return out
-
-
 def _verify_state(fleet_root: Path, hub_id: str, lab: bool) -> tuple[dict | None, str]:
     """The last verify result if it is newer than the render tree it verified."""
     path = runs_dir(fleet_root, hub_id) / "verify.json"
@@ -226,12 +199,13 @@ def collect(fleet_root: Path, hub_id: str, lab: bool = False) -> Collected:
         lab_info = {"id": hub_id, "mode": st["mode"] if st else None,
                     "hosts": sorted(h["name"] for h in st["hosts"]) if st else [],
                     "running": st is not None}
-    git = git_history(fleet_root, rec.layers)
+    # The hub's files and its rendered build: what is deployed must be what was committed.
+    git = git_history(fleet_root, [*rec.layers, f"build/{hub_id}"])
     src = Sources(hub=hub, topo=topo, build_dir=Path(fleet_root) / "build" / hub_id,
                   build_rel=f"build/{hub_id}", manifest=render["manifest"], plan=plan,
                   plan_findings=plan_findings, git=git, configure=configure, cloud=cloud)
     return Collected(hub_id, src, rec, found, render, verify, note,
-                     live_evidence(verify) if verify else [], lab=lab_info)
+                     live.evidence(verify) if verify else [], lab=lab_info)
 
 
 def _no_lab(hub_id: str):
@@ -239,21 +213,6 @@ def _no_lab(hub_id: str):
     return PrerequisiteError(f"--lab: no running lab and no fresh verify result for hub {hub_id}",
                              f"run `hubkit lab up {hub_id}` and `hubkit configure {hub_id} --lab`, "
                              f"or `hubkit open {hub_id} --lab`")
-
-
-def environment_secrets(fleet_root: Path, hub_id: str) -> list[str]:
-    """Secret values to scan outputs for (only when the vault password is at hand)."""
-    from hubkit import secrets
-    pw = os.environ.get(secrets.ENV_PASSWORD)
-    if not pw or not secrets.vault_path(fleet_root, hub_id).is_file():
-        return []
-    try:
-        data = secrets.load_secrets(fleet_root, hub_id, pw)
-    except HubkitError:
-        return []
-    out = [data.get("vault_wg_private_key", "")]
-    out += list((data.get("vault_staff_passwords") or {}).values())
-    return [s for s in out if isinstance(s, str) and len(s) >= 8]
 
 
 finding_dict = _finding_dict

@@ -12,13 +12,13 @@ from pathlib import Path
 
 import jinja2
 
-from hubkit.audit.model import FAIL, MANUAL, NA, PASS
+from hubkit.audit.model import DESIGNED, FAIL, MANUAL, NA, PASS, STATUSES
 
 TEMPLATE = Path(__file__).with_name("report.html.j2")
 
-STATUS_LABEL = {PASS: "pass", FAIL: "fail", MANUAL: "manual", NA: "not applicable"}
+STATUS_LABEL = {PASS: "pass", DESIGNED: "designed", FAIL: "fail", MANUAL: "manual", NA: "not applicable"}
 BASIS_LABEL = {"live": "verified live", "rendered": "rendered config", "planned": "planned (cloud)",
-               "recorded": "repository record", "none": "no evidence"}
+               "recorded": "repository record", "manual": "attached by a person", "none": "no evidence"}
 
 
 def inline_svg(svg: str | None) -> str | None:
@@ -53,4 +53,4 @@ def render_html(doc: dict, rows, items, svg: str | None) -> str:
     by_id = {e.id: e for e in items}
     tmpl = _env().from_string(TEMPLATE.read_text(encoding="utf-8"))
     return tmpl.render(doc=doc, rows=rows, items=sorted(items, key=lambda e: e.id), by_id=by_id,
-                       svg=inline_svg(svg), statuses=(PASS, FAIL, MANUAL, NA))
+                       svg=inline_svg(svg), statuses=STATUSES)

@@ -38,7 +38,7 @@ MASK = "[secret]"
 
 
 def plan_path(fleet_root: Path, hub_id: str) -> Path:
-    from hubkit.configure import runs_dir
+    from hubkit.runs import runs_dir
     return runs_dir(fleet_root, hub_id) / PLAN_FILE
 
 
@@ -79,10 +79,8 @@ def input_hash(fleet_root: Path, hub_id: str, lab: bool) -> tuple[str, dict]:
 
 
 def _secret_values(fleet_root: Path, hub_id: str) -> list[str]:
-    import os
-
-    from hubkit.secrets import ENV_PASSWORD, load_secrets
-    pw = os.environ.get(ENV_PASSWORD)
+    from hubkit.secrets import load_secrets, vault_password
+    pw = vault_password(required=False)
     if not pw:
         return []
     data = load_secrets(fleet_root, hub_id, pw)

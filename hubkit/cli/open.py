@@ -58,14 +58,16 @@ def _summary(fleet_root: Path, hub_id: str) -> dict | None:
 def _print_audit(doc: dict, report: Path) -> int:
     s = doc["summary"]
     click.echo(f"report: {report}")
-    click.echo(f"BSI checks: {s['pass']} pass, {s['fail']} fail, {s['manual']} manual, "
+    click.echo(f"BSI checks: {s['pass']} pass (verified live), {s.get('designed', 0)} designed only, "
+               f"{s['fail']} fail, {s['manual']} manual ({s.get('manual_filled', 0)} filled in), "
                f"{s['not_applicable']} not applicable")
-    for r in doc["bsi"]:
-        if r["status"] == "fail":
-            click.echo(f"  FAIL   #{r['num']:<2} {r['title']}: {r['note']}")
-    for r in doc["bsi"]:
-        if r["status"] == "manual":
-            click.echo(f"  manual #{r['num']:<2} {r['title']}: {r['note']}")
+    for status, label in (("fail", "FAIL    "), ("designed", "designed"), ("manual", "manual  ")):
+        for r in doc["bsi"]:
+            if r["status"] == status:
+                click.echo(f"  {label} #{r['num']:<2} {r['title']}: {r['note']}")
+    scan = (doc.get("scope") or {}).get("secret_scan") or {}
+    if scan and not scan.get("ran"):
+        click.echo(f"  {scan['note']}")
     return s["fail"]
 
 
@@ -108,7 +110,7 @@ def open_cmd(ctx, hub_id, lab, yes, skip_cloud, from_step, vault_password_file, 
 
         from hubkit import secrets
         # Every step (and Ansible, through its env script) reads the environment.
-        os.environ[secrets.ENV_PASSWORD] = secrets.vault_password(vault_password_file)
+        os.environ[secrets.ENV_PASSWORD] = secrets.vault_password(vault_password_file)  # the one reader
     if factory and not lab:
         raise UsageError("--factory is for the lab", "a real site's hosts are as delivered; use --installer-key")
     rctx = RunContext(root, hub_id, lab=lab, yes=yes, verbose=ctx.verbose, skip_cloud=skip_cloud, factory=factory,
@@ -155,17 +157,22 @@ def open_cmd(ctx, hub_id, lab, yes, skip_cloud, from_step, vault_password_file, 
               help="Require live evidence from the lab (verifies the running lab if results are stale).")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Write <DIR>/<id>/ instead of audit/<id>/ in the fleet.")
+@click.option("--vault-password-file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Read the vault password (for the secret scan) from FILE instead of $HUBKIT_VAULT_PASSWORD.")
 @json_option
 @pass_ctx
-def audit_cmd(ctx, hub_id, lab, out, as_json):
-    """Write audit/ID/report.html and evidence.json: the 26 BSI checks with their evidence.
+def audit_cmd(ctx, hub_id, lab, out, vault_password_file, as_json):
+    """Write audit/ID/report.html and evidence.json: the 26 BSI rows with their evidence.
 
-    Exit 1 when any check fails.
+    Without a vault password the audit runs and its summary says the secret
+    scan did not run; a wrong one is exit 3.  Exit 1 when any row fails.
 
     Example: hubkit audit zeitz --lab
     """
     from hubkit.audit import run_audit
-    res = run_audit(ctx.fleet_root, hub_id, lab=lab, out=out)
+    from hubkit.secrets import vault_password
+    res = run_audit(ctx.fleet_root, hub_id, lab=lab, out=out,
+                    vault_password=vault_password(vault_password_file, required=False))
     doc = json.loads(res.evidence.read_text())
     if as_json:
         click.echo(json.dumps({"hub": hub_id, "report": str(res.report), "evidence": str(res.evidence),
@@ -208,7 +215,8 @@ def status_cmd(ctx, ids, as_json):
             (("ok" if c["ok"] else "FAILED") + f" changed={c['changed']} {at(c['at'])}") if c else "-",
             (f"{v['passed']} passed, {v['failed'] + v['error']} failed {at(v['at'])}") if v else "-",
             "running" if r["lab_running"] else "-",
-            (f"{a.get('pass', 0)} pass / {a.get('fail', 0)} fail / {a.get('manual', 0)} manual") if a else "-",
+            (f"{a.get('pass', 0)} pass / {a.get('designed', 0)} designed / {a.get('fail', 0)} fail / "
+             f"{a.get('manual', 0)} manual") if a else "-",
             (f"{o['result']} {at(o['at'])}") if o else "-",
         )
     Console(width=200).print(t)

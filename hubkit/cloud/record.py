@@ -16,6 +16,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from hubkit.atomic import write_atomic
+from hubkit.runs import runs_dir
 from hubkit.errors import HubkitError
 
 RECORD = "cloud.json"
@@ -45,7 +46,7 @@ class CloudRecord(BaseModel):
 
 
 def record_path(fleet_root: Path, hub_id: str) -> Path:
-    return Path(fleet_root) / ".hubkit" / "runs" / hub_id / RECORD
+    return runs_dir(fleet_root, hub_id) / RECORD
 
 
 def write(fleet_root: Path, hub_id: str, record: CloudRecord) -> Path:

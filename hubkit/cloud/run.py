@@ -8,6 +8,7 @@ from pathlib import Path
 
 from hubkit.cloud import plan as offline
 from hubkit.cloud import policies, provision, record, stack, vault
+from hubkit.secrets import ENV_PASSWORD, vault_password
 from hubkit.errors import FindingsError, HubkitError, PrerequisiteError
 from hubkit.fleet.repo import Fleet
 from hubkit.lock import hub_lock
@@ -29,7 +30,7 @@ def valid_hub(fleet: Fleet, hub_id: str) -> Hub:
 def offline_plan(fleet: Fleet, hub_id: str, password_file: Path | None = None):
     """(plan, findings): the vault is used when a password is given and the vault exists."""
     hub = valid_hub(fleet, hub_id)
-    pw = vault.vault_password(password_file)
+    pw = vault_password(password_file, required=False)
     if pw and (fleet.root / VAULT_FILE.format(id=hub_id)).is_file():
         the_plan = offline.offline_plan(hub, vault.staff_passwords(fleet.root, hub, pw), source="vault")
     else:
@@ -123,11 +124,11 @@ def real_run(fleet: Fleet, hub_id: str, action: str, password_file: Path | None 
         found = policies.check(offline.offline_plan(hub))
         if found:
             raise FindingsError(found)
-        pw = vault.vault_password(password_file)
+        pw = vault_password(password_file, required=False)
         if not pw:
             raise PrerequisiteError(f"no vault password: staff initial passwords of hub {hub_id!r} "
                                     "come from its vault",
-                                    f"set {vault.VAULT_PASSWORD_ENV} or pass --vault-password-file")
+                                    f"set {ENV_PASSWORD} or pass --vault-password-file")
         passwords = vault.staff_passwords(fleet.root, hub, pw)
     if confirm is not None and not confirm():
         return {"hub": hub_id, "action": action, "cancelled": True}

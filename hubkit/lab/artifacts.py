@@ -11,7 +11,6 @@ inventory, exactly as on a real site.
 from __future__ import annotations
 
 import base64
-import os
 import subprocess
 from pathlib import Path
 
@@ -19,18 +18,14 @@ import yaml
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
+from hubkit.atomic import write_atomic
 from hubkit.errors import HubkitError
 
 GROUPS = {"router": "router", "switch": "switch", "workstation": "workstations", "core": "core"}
 
 
 def _write(path: Path, text: str, mode: int = 0o644) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
-    with os.fdopen(fd, "w") as f:
-        f.write(text)
-    os.chmod(tmp, mode)
-    os.replace(tmp, path)
+    write_atomic(path, text, mode)
 
 
 def ssh_keypair(lab_dir: Path, lab_id: str, name: str = "id_ed25519") -> tuple[Path, str]:

@@ -15,6 +15,7 @@ import threading
 from contextlib import contextmanager
 from pathlib import Path
 
+from hubkit.atomic import write_atomic
 from hubkit.errors import LockedError
 
 RUN = Path(os.environ.get("HUBKIT_LAB_RUN", "/run/hubkit/labs"))
@@ -55,9 +56,7 @@ class State:
 
     def _save(self) -> None:
         self.dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-        tmp = self.path.with_suffix(f".tmp{threading.get_ident()}")
-        tmp.write_text(json.dumps(self.data, indent=1, sort_keys=True) + "\n")
-        os.replace(tmp, self.path)
+        write_atomic(self.path, json.dumps(self.data, indent=1, sort_keys=True) + "\n")
 
     def record(self, kind: str, item) -> None:
         """Add ``item`` to the ledger and persist it, before the caller creates it."""

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from hubkit.verify_plugin import expect
+from hubkit.verify_plugin import expect, not_applicable
 
 NETPROBE = Path(__file__).with_name("netprobe.py")
 TIMEOUT = 1.0
@@ -174,7 +174,7 @@ def test_guest_cannot_reach(reach, topo, guest_target):
     """A host on the guest segment opens no TCP and gets no ICMP reply from internal segments or core."""
     g = guest_host(topo)
     if g is None:
-        pytest.skip("no host on an isolated segment in this hub")
+        not_applicable("no host on an isolated segment in this hub")
     _assert_blocked(reach, g.name, guest_target, f"guest {g.name} -> {guest_target}")
 
 
@@ -182,7 +182,7 @@ def test_guest_cannot_reach(reach, topo, guest_target):
 def test_guest_cannot_reach_router_ssh(reach, topo):
     g = guest_host(topo)
     if g is None:
-        pytest.skip("no host on an isolated segment in this hub")
+        not_applicable("no host on an isolated segment in this hub")
     _assert_blocked(reach, g.name, "router-ssh", f"guest {g.name} -> router SSH")
 
 
@@ -191,7 +191,7 @@ def test_staff_cannot_reach_mgmt(reach, topo):
     """No model setting lets a staff segment into mgmt: every probe must time out."""
     s = staff_host(topo)
     if s is None or "mgmt" not in topo.segments:
-        pytest.skip("no staff host or no mgmt segment in this hub")
+        not_applicable("no staff host or no mgmt segment in this hub")
     _assert_blocked(reach, s.name, "mgmt", f"staff {s.name} -> mgmt")
 
 
@@ -212,7 +212,7 @@ def test_staff_reaches_core_through_tunnel(hk, hub, topo):
     """TCP from a staff workstation to a core service succeeds, and wg0's counters rise with it."""
     s = staff_host(topo)
     if s is None or not hub.services.central.dns:
-        pytest.skip("no staff host or no central service in this hub")
+        not_applicable("no staff host or no central service in this hub")
     target = str(hub.services.central.dns[0])
     router = hk.host(topo.router.name)
     route = router.check_output("ip -o route get %s", target)
@@ -242,7 +242,7 @@ def test_dns_resolves_hub_hosts(hk, hub, topo):
     names = _hub_names(hub, topo)
     sources = [h for h in (staff_host(topo), guest_host(topo)) if h is not None]
     if not sources:
-        pytest.skip("no workstation to ask from")
+        not_applicable("no workstation to ask from")
     wrong = []
     for src in sources:
         server = str(topo.segments[src.segment].router_address.ip)
@@ -305,7 +305,7 @@ def test_guest_spoofed_source_dropped(spoof):
     """UDP from the guest host to the core with a forged source never arrives; the genuine one does."""
     r = spoof
     if "skip" in r:
-        pytest.skip(r["skip"])
+        not_applicable(r["skip"])
     texts, nonce = r["texts"], r["nonce"]
     expect(f"genuine-{nonce}" in texts, f"the genuine datagram from {r['own']} to reach {r['dst']} (control)",
            "it did not arrive - probe inconclusive")
@@ -393,7 +393,7 @@ def dhcp_leases(prefetch):
     return leases
 
 
-@pytest.mark.bsi("NET.1.1.A5")
+@pytest.mark.bsi("NET.1.1.A5", "NET.1.1.A19")
 def test_dhcp_fresh_client(dhcp_leases, topo, dhcp_segment):
     """A new client plugged into the segment gets an address from that segment's pool, and its router/DNS."""
     seg = topo.segments[dhcp_segment]

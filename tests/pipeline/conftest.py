@@ -52,6 +52,15 @@ def all_text_under(root: Path) -> dict[str, str]:
     return out
 
 
+def require_lab():
+    """Skip without root on Linux; fail without the lab base image (CI builds it in .ci/setup)."""
+    if not sys.platform.startswith("linux") or os.geteuid() != 0:
+        pytest.skip("lab tests need root on Linux")
+    from hubkit.lab import image
+    if image.current() is None:
+        pytest.fail("no lab base image: run 'bash .ci/setup --lab' (hubkit lab image build) first")
+
+
 @pytest.fixture
 def vault_env(monkeypatch):
     monkeypatch.setenv("HUBKIT_VAULT_PASSWORD", CANARY_PASSWORD)

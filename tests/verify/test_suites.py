@@ -13,14 +13,8 @@ import pytest
 from hubkit import verify
 from hubkit.paths import PLAYBOOKS
 
-# The mapping table of issue 6 (NET.3.2.A2/A3, NET.1.1.A21/A23 and ORP.4.A1/A9/A23 spelled out).
-TABLE = {"NET.1.1.A5", "NET.3.2.A2", "NET.3.2.A3", "NET.1.1.A21", "NET.1.1.A23", "NET.3.3.A11",
-         "NET.1.1.A7", "SYS.1.3.A8", "NET.3.2.A6", "OPS.1.1.5.A4", "OPS.1.1.5.A5", "SYS.2.1.A3",
-         "OPS.1.1.3.A15", "ORP.4.A1", "ORP.4.A9", "ORP.4.A23", "NET.3.2.A4", "NET.3.1.A15",
-         # shared/BSI-CHECKS.md #16 (VPN peers reviewed, unused removed): the concentrator's peers.
-         "NET.3.3.A5",
-         # #22 and #23 from the live identity realm: one account per person, MFA, lockout.
-         "ORP.4.A2", "ORP.4.A10", "ORP.4.A13"}
+# The requirement ids of the team's list (shared/BSI-CHECKS.md), as the audit's catalog spells them.
+TABLE = {t for row in __import__("hubkit.audit.catalog", fromlist=["ROWS"]).ROWS for t in row.requirements}
 
 COLLECT = r"""
 import json, sys
@@ -73,16 +67,18 @@ def test_each_role_has_its_checks(collected):
     names = {g: {n.split("::")[-1].split("[")[0] for n, _ in items} for g, items in collected.items()}
     common = {"test_hostname", "test_sshd_no_password_auth", "test_sshd_no_root_login", "test_sshd_mgmt_only",
               "test_admin_accounts", "test_no_unlisted_admin", "test_only_admin_has_sudo", "test_chrony_synced",
-              "test_unattended_upgrades_enabled", "test_log_forwarding", "test_only_expected_listeners"}
+              "test_unattended_upgrades_enabled", "test_apt_timers_enabled", "test_log_forwarding",
+              "test_only_expected_listeners"}
     assert common <= names["router"] and common <= names["switch"] and common <= names["workstation"]
     assert {"test_ip_forwarding", "test_ruleset_matches_rendered", "test_default_deny",
-            "test_dnsmasq_serves_segment", "test_wireguard_handshake_recent"} <= names["router"]
+            "test_dnsmasq_serves_segment", "test_wireguard_handshake_recent", "test_no_dynamic_routing",
+            "test_running_config_matches_build"} <= names["router"]
     assert {"test_bridge_per_segment", "test_ports_on_model_bridge", "test_no_port_in_two_segments"} <= names["switch"]
     assert {"test_assigned_account", "test_no_login_for_anyone_not_assigned_here", "test_no_automount", "test_dhcp_lease_on_segment",
             "test_update_policy"} <= names["workstation"]
     assert {"test_guest_cannot_reach", "test_guest_cannot_reach_router_ssh", "test_staff_cannot_reach_mgmt",
             "test_staff_reaches_core_through_tunnel", "test_dhcp_fresh_client", "test_dns_resolves_hub_hosts",
-            "test_guest_spoofed_source_dropped"} <= names["probes"]
+            "test_guest_spoofed_source_dropped", "test_logs_reach_central_sink"} <= names["probes"]
     assert {"test_every_staff_member_has_an_account", "test_hub_group_holds_exactly_the_staff",
             "test_brute_force_lockout_is_on", "test_admin_role_requires_a_second_factor"} <= names["probes"]
     assert {"test_peer_files_are_fleet_hubs", "test_live_peers_are_fleet_hubs", "test_hub_peer_present",
@@ -93,6 +89,7 @@ def test_each_role_has_its_checks(collected):
     probes = [n for n, _ in collected["probes"]]
     assert sum("test_guest_cannot_reach[" in n for n in probes) == 4  # staff, devices, mgmt, core
     assert sum("test_dhcp_fresh_client[" in n for n in probes) == 3   # staff, guest, devices
+    assert sum("test_logs_reach_central_sink[" in n for n in probes) == 7  # router, switch, 5 workstations
 
 
 def test_router_ruleset_normalisation():

@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from hubkit.verify_plugin import expect, expect_equal, snapshot
+from hubkit.verify_plugin import expect, expect_equal, not_applicable, snapshot
 
 # Listening sockets each role may have: (proto, port, process, scope).
 # scope: "any" (all addresses), "loopback", "mgmt" (the host's mgmt address),
@@ -243,7 +243,7 @@ def _selected_source(sources: str) -> str | None:
 
 
 @pytest.mark.bsi("SYS.2.1.A3", "OPS.1.1.3.A15")
-def test_unattended_upgrades_enabled(facts, hub, hk):
+def test_unattended_upgrades_enabled(facts, hub):
     policy = hub.services.update_policy
     expect("install ok installed" in facts["uu_pkg"].stdout, "package unattended-upgrades installed",
            "not installed")
@@ -254,17 +254,25 @@ def test_unattended_upgrades_enabled(facts, hub, hk):
     if policy != "none":
         state = facts["uu_enabled"].stdout.strip()
         expect(state == "enabled", "unattended-upgrades.service enabled", state or "unknown")
-        if not hk.lab:
-            # The lab is offline and keeps apt's timers off on purpose.
-            state = facts["apt_timer"].stdout.strip()
-            expect(state == "enabled", "apt-daily-upgrade.timer enabled", state or "unknown")
+
+
+@pytest.mark.bsi("SYS.2.1.A3", "OPS.1.1.3.A15")
+def test_apt_timers_enabled(facts, hub, hk):
+    """apt-daily-upgrade.timer is what runs unattended-upgrades every day: without it nothing updates."""
+    if hub.services.update_policy == "none":
+        not_applicable("the hub's update policy is none")
+    if hk.lab:
+        # Said, not hidden: the audit's row 18 is then designed only, naming this check.
+        pytest.skip("the lab is offline and keeps apt's timers off on purpose: the daily run is not shown here")
+    state = facts["apt_timer"].stdout.strip()
+    expect(state == "enabled", "apt-daily-upgrade.timer enabled", state or "unknown")
 
 
 @pytest.mark.bsi("OPS.1.1.5.A5")
 def test_log_forwarding(facts, hub):
     sink = hub.services.central.syslog
     if sink is None:
-        pytest.skip("the hub model names no central log sink")
+        not_applicable("the hub model names no central log sink")
     expect(facts["rsyslog_active"].stdout.strip() == "active", "rsyslog running", "rsyslog not running")
     conf = facts["rsyslog_conf"].stdout
     targets = re.findall(r'target="([^"]+)"', conf) + re.findall(r"^\s*\*\.\*\s+@@?([\d.]+)", conf, re.M)

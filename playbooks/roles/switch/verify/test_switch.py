@@ -82,7 +82,7 @@ def _bridges(links):
     return sorted(n for n, link in links.items() if link.get("linkinfo", {}).get("info_kind") == "bridge")
 
 
-@pytest.mark.bsi("NET.1.1.A5", "NET.1.1.A21")
+@pytest.mark.bsi("NET.1.1.A5", "NET.1.1.A19", "NET.1.1.A21", "NET.1.1.A24")
 def test_bridge_per_segment(links, topo):
     want = sorted(s.bridge for s in topo.segments.values())
     found = _bridges(links)
@@ -107,7 +107,7 @@ def test_ports_on_model_bridge(links, hk):
            ", ".join(wrong))
 
 
-@pytest.mark.bsi("NET.1.1.A5", "NET.1.1.A21", "NET.1.1.A23")
+@pytest.mark.bsi("NET.1.1.A5", "NET.1.1.A19", "NET.1.1.A21", "NET.1.1.A23", "NET.1.1.A24")
 def test_no_port_in_two_segments(links, hk, topo):
     """No unexpected port on a segment bridge, and no bridge joined to another (that would merge segments)."""
     want = expected_ports(hk)

@@ -72,7 +72,7 @@ def test_no_login_for_anyone_not_assigned_here(facts, plan):
     expect(not loose, "leavers' archives root-only (owner root, no group or other access)", "; ".join(loose))
 
 
-@pytest.mark.bsi("SYS.2.1.A3")
+@pytest.mark.bsi("SYS.1.3.A3")
 def test_no_automount(facts):
     """Removable media are not mounted automatically (udev and desktop policy, no autofs)."""
     udev = facts["udev"].stdout
@@ -83,7 +83,7 @@ def test_no_automount(facts):
     expect(state != "active", "autofs not running", f"autofs {state}")
 
 
-@pytest.mark.bsi("NET.1.1.A5")
+@pytest.mark.bsi("NET.1.1.A5", "NET.1.1.A19")
 def test_dhcp_lease_on_segment(facts, plan, topo):
     """eth0's address is the static lease the segment's router handed out (networkd: DHCPv4 via router)."""
     seg = topo.segments[plan.segment]
