@@ -67,13 +67,8 @@ def segment_targets(topo, segment: str) -> list[str]:
 
 
 def _tcp_icmp(topo, addrs: list[str]) -> list[str]:
-    """TCP 22 to every address; ICMP to all but the router's own addresses.
-
-    The router answers pings from trusted segments on any of its addresses by
-    design (weak host model): that reply never enters the target segment.
-    """
-    router_ips = {str(s.router_address.ip) for s in topo.segments.values()}
-    return [p for a in addrs for p in ([f"tcp:{a}:22"] + ([] if a in router_ips else [f"icmp:{a}"]))]
+    """TCP 22 and ICMP to every address (the router's too: a segment may ping only its own gateway)."""
+    return [p for a in addrs for p in (f"tcp:{a}:22", f"icmp:{a}")]
 
 
 def plans(hub, topo) -> dict[str, dict[str, list[str]]]:
@@ -116,14 +111,14 @@ def run_reach(hk, hub, topo):
 # The slow probes (DHCP waits ~3 s for dnsmasq's ping check, the spoof listener
 # ~2 s) start together as soon as the session does; each test waits for its own.
 # Batch -> the fixture through which the selected tests use it.
-PREFETCH = {"reach": "reach", "dhcp": "dhcp_leases", "spoof": "spoof"}
+PREFETCH = {"reach": "reach", "dhcp": "dhcp_leases", "spoof": "spoof", "scan": "guest_scan"}
 
 
 @pytest.fixture(scope="session", autouse=True)
 def prefetch(request, hk, hub, topo):
     used = {name for item in request.session.items for name in getattr(item, "fixturenames", ())}
     work = {"reach": lambda: run_reach(hk, hub, topo), "dhcp": lambda: run_dhcp(hk, topo),
-            "spoof": lambda: run_spoof(hk, topo)}
+            "spoof": lambda: run_spoof(hk, topo), "scan": lambda: run_guest_scan(hk, hub, topo)}
     pool = ThreadPoolExecutor(max_workers=len(work))
     futures = {k: pool.submit(fn) for k, fn in work.items() if PREFETCH[k] in used}
     yield futures
@@ -323,19 +318,20 @@ class ProbeClient:
     removes it even if verify is killed half-way.
     """
 
-    def __init__(self, hk, segment: str):
+    def __init__(self, hk, segment: str, tag: str = ""):
+        """``tag`` tells apart two clients on one segment (their netns, port and MAC)."""
         from hubkit.lab.state import State
         self.hk, self.segment = hk, segment
         seg = hk.topo.segments[segment]
-        self.ns = f"{hk.lab['prefix']}-probe-{seg.vlan}"
-        self.port = f"{PROBE_PORT_PREFIX}{seg.vlan}"
+        self.ns = f"{hk.lab['prefix']}-probe-{seg.vlan}{tag}"
+        self.port = f"{PROBE_PORT_PREFIX}{seg.vlan}{tag}"
         self.switch_ns = hk.lab["host_netns"][hk.topo.switch.name]
         self.bridge = seg.bridge
         self.state = State.load(hk.hub_id)
         self.link = [self.ns, "eth0", self.switch_ns, self.port]
         # A fixed, locally administered MAC per hub and segment: dnsmasq hands the probe its
         # previous lease at once instead of ping-checking a new address (~3 s, serialised).
-        digest = hashlib.sha256(f"{hk.hub_id}/{segment}".encode()).digest()
+        digest = hashlib.sha256(f"{hk.hub_id}/{segment}{'/' + tag if tag else ''}".encode()).digest()
         self.mac = ":".join(f"{b:02x}" for b in (0x02, 0x68, 0x6B, digest[0], digest[1], seg.vlan % 256))
 
     def _ip(self, *args):
@@ -355,11 +351,23 @@ class ProbeClient:
         self._ip("-n", self.ns, "link", "set", "eth0", "up")
         return self
 
-    def dhcp(self, timeout: float = 15.0) -> dict:
-        r = subprocess.run(["ip", "netns", "exec", self.ns, sys.executable, str(NETPROBE), "dhcp", "eth0",
-                            str(timeout)], capture_output=True, text=True, timeout=timeout + 10)
+    def netprobe(self, *args, timeout: float = 30.0) -> dict | None:
+        """Run netprobe.py inside the probe netns: its JSON result, or None (stderr kept in ``self.error``)."""
+        r = subprocess.run(["ip", "netns", "exec", self.ns, sys.executable, str(NETPROBE), *map(str, args)],
+                           capture_output=True, text=True, timeout=timeout)
         lines = r.stdout.strip().splitlines()
-        return json.loads(lines[-1]) if lines else {"ok": False, "stage": "run", "error": r.stderr.strip()}
+        self.error = r.stderr.strip()[-300:]
+        return json.loads(lines[-1]) if lines else None
+
+    def dhcp(self, timeout: float = 15.0) -> dict:
+        lease = self.netprobe("dhcp", "eth0", timeout, timeout=timeout + 10)
+        return lease if lease is not None else {"ok": False, "stage": "run", "error": self.error}
+
+    def take(self, lease: dict):
+        """Configure the lease on eth0, with the router it named as default gateway."""
+        prefixlen = ipaddress.IPv4Network(f"0.0.0.0/{lease['netmask']}").prefixlen
+        self._ip("-n", self.ns, "addr", "add", f"{lease['address']}/{prefixlen}", "dev", "eth0")
+        self._ip("-n", self.ns, "route", "add", "default", "via", lease["router"][0])
 
     def cleanup(self):
         subprocess.run(["ip", "-n", self.switch_ns, "link", "del", self.port], capture_output=True)
@@ -407,3 +415,89 @@ def test_dhcp_fresh_client(dhcp_leases, topo, dhcp_segment):
     expect(lease.get("router") == [gw] and lease.get("dns") == [gw], f"router and DNS {gw}",
            f"router {lease.get('router')}, DNS {lease.get('dns')}")
     expect(lease.get("netmask") == str(seg.prefix.netmask), f"netmask {seg.prefix.netmask}", lease.get("netmask"))
+
+
+# -- a fresh guest scans the hub -------------------------------------------------------
+
+SCAN_TIMEOUT = 2.0
+
+
+def inside_addresses(hub, topo) -> list[str]:
+    """Every address of the hub a guest could aim at: each of the router's (segments, uplink,
+    tunnel), every workstation's, the switch's and the mgmt laptop's."""
+    addrs = [s.router_address.ip for _n, s in sorted(topo.segments.items())]
+    addrs += [topo.wan_router.ip, hub.vpn.tunnel_address.ip]
+    addrs += [w.address.ip for w in topo.workstations]
+    addrs += [topo.switch.address.ip, topo.mgmt_host.address.ip]
+    return [str(a) for a in dict.fromkeys(addrs)]
+
+
+def run_guest_scan(hk, hub, topo) -> dict:
+    """A new client on the first isolated DHCP segment takes a lease and scans every inside address."""
+    if not hk.lab:
+        return {"skip": "a fresh guest address needs the lab (a probe netns on the switch)"}
+    seg = next((s for _n, s in sorted(topo.segments.items()) if s.isolated and s.dhcp), None)
+    if seg is None:
+        return {"skip": "no isolated segment with DHCP in this hub"}
+    targets = inside_addresses(hub, topo)
+    with ProbeClient(hk, seg.name, tag="s") as c:
+        lease = c.dhcp()
+        if not lease.get("ok"):
+            return {"error": f"no DHCP lease on {seg.name} for the scanning client ({lease})"}
+        c.take(lease)
+        found = c.netprobe("scan", SCAN_TIMEOUT, lease["address"], *targets, timeout=60)
+        if found is None:
+            return {"error": f"the scan did not run: {c.error}"}
+    return {"segment": seg.name, "source": lease["address"], "gateway": str(seg.router_address.ip),
+            "targets": targets, "found": found}
+
+
+@pytest.fixture(scope="session")
+def guest_scan(prefetch):
+    r = _result(prefetch, "scan")
+    if "skip" in r:
+        pytest.skip(r["skip"])
+    return r
+
+
+def scan_verdict(scan: dict) -> tuple[list[str], list[str]]:
+    """(controls that did not answer, per address what else answered) of one scan result.
+
+    An address's answers read e.g. ``10.64.1.11: icmp open, tcp/22 open, 32 ports refused``:
+    what is open is named, ports that only refused (closed, but the host answered) are counted.
+    """
+    gw = scan["gateway"]
+    controls = [f"tcp:{gw}:53", f"udp:{gw}:53"]
+    allowed = set(controls) | {f"udp:{gw}:67"}
+    silent = [f"{c} {scan['found'].get(c, 'not probed')}" for c in controls if scan["found"].get(c) != "open"]
+    per: dict[str, dict[str, list[str]]] = {}
+    for spec, state in scan["found"].items():
+        if state == "timeout" or spec in allowed:
+            continue
+        kind, _, rest = spec.partition(":")
+        addr, _, port = rest.partition(":")
+        what = f"{kind}/{port}" if port else kind
+        per.setdefault(addr, {}).setdefault("refused" if state == "refused" else "open", []).append(
+            what if state in ("open", "refused") else f"{what} {state}")
+    key = lambda w: (w.split("/")[0], int(w.split("/")[1].split()[0]) if "/" in w else 0)  # noqa: E731
+    answered = []
+    for addr in sorted(per, key=ipaddress.IPv4Address):
+        parts = [f"{w} open" if " " not in w else w for w in sorted(per[addr].get("open", []), key=key)]
+        refused = sorted(per[addr].get("refused", []), key=key)
+        if refused:
+            parts.append(f"{len(refused)} port(s) refused ({', '.join(refused[:3])}{', ...' if len(refused) > 3 else ''})")
+        answered.append(f"{addr}: {', '.join(parts)}")
+    return silent, answered
+
+
+@pytest.mark.bsi("NET.1.1.A5", "NET.3.2.A4")
+def test_fresh_guest_reaches_only_its_gateway(guest_scan):
+    """A new guest address scans every inside address of the hub (common TCP/UDP ports, ICMP):
+    only DNS (and DHCP) on its own gateway may answer."""
+    r = guest_scan
+    expect("error" not in r, "a fresh guest client with a lease", r.get("error"))
+    silent, answered = scan_verdict(r)
+    expect(not silent, f"DNS on the guest gateway {r['gateway']} to answer {r['source']} (control)",
+           ", ".join(silent) + " - scan inconclusive")
+    expect(not answered, f"nothing but DNS/DHCP on {r['gateway']} answering {r['source']} "
+           f"({len(r['found'])} probes to {len(r['targets'])} addresses)", "answered: " + "; ".join(answered))

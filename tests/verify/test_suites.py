@@ -82,7 +82,7 @@ def test_each_role_has_its_checks(collected):
             "test_update_policy"} <= names["workstation"]
     assert {"test_guest_cannot_reach", "test_guest_cannot_reach_router_ssh", "test_staff_cannot_reach_mgmt",
             "test_staff_reaches_core_through_tunnel", "test_dhcp_fresh_client", "test_dns_resolves_hub_hosts",
-            "test_guest_spoofed_source_dropped"} <= names["probes"]
+            "test_guest_spoofed_source_dropped", "test_fresh_guest_reaches_only_its_gateway"} <= names["probes"]
     assert {"test_every_staff_member_has_an_account", "test_hub_group_holds_exactly_the_staff",
             "test_brute_force_lockout_is_on", "test_admin_role_requires_a_second_factor"} <= names["probes"]
     assert {"test_peer_files_are_fleet_hubs", "test_live_peers_are_fleet_hubs", "test_hub_peer_present",
