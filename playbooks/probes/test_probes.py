@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 import json
+import re
 import subprocess
 import sys
 import threading
@@ -111,14 +112,15 @@ def run_reach(hk, hub, topo):
 # The slow probes (DHCP waits ~3 s for dnsmasq's ping check, the spoof listener
 # ~2 s) start together as soon as the session does; each test waits for its own.
 # Batch -> the fixture through which the selected tests use it.
-PREFETCH = {"reach": "reach", "dhcp": "dhcp_leases", "spoof": "spoof", "scan": "guest_scan"}
+PREFETCH = {"reach": "reach", "dhcp": "dhcp_leases", "spoof": "spoof", "scan": "guest_scan", "ssh": "ssh_offers"}
 
 
 @pytest.fixture(scope="session", autouse=True)
 def prefetch(request, hk, hub, topo):
     used = {name for item in request.session.items for name in getattr(item, "fixturenames", ())}
     work = {"reach": lambda: run_reach(hk, hub, topo), "dhcp": lambda: run_dhcp(hk, topo),
-            "spoof": lambda: run_spoof(hk, topo), "scan": lambda: run_guest_scan(hk, hub, topo)}
+            "spoof": lambda: run_spoof(hk, topo), "scan": lambda: run_guest_scan(hk, hub, topo),
+            "ssh": lambda: run_ssh_offers(hk, hub, topo)}
     pool = ThreadPoolExecutor(max_workers=len(work))
     futures = {k: pool.submit(fn) for k, fn in work.items() if PREFETCH[k] in used}
     yield futures
@@ -154,7 +156,7 @@ def _assert_blocked(reach, source, group, what):
 
 def pytest_generate_tests(metafunc):
     from hubkit.verify_plugin import context
-    if "guest_target" in metafunc.fixturenames or "dhcp_segment" in metafunc.fixturenames:
+    if {"guest_target", "dhcp_segment", "ssh_host"} & set(metafunc.fixturenames):
         topo = context(metafunc.config).topo
     if "guest_target" in metafunc.fixturenames:
         groups = [n for n, s in sorted(topo.segments.items()) if not s.isolated] + ["core"]
@@ -162,6 +164,9 @@ def pytest_generate_tests(metafunc):
         metafunc.parametrize("guest_target", [pytest.param(g, id=g, marks=marks.get(g, [])) for g in groups])
     if "dhcp_segment" in metafunc.fixturenames:
         metafunc.parametrize("dhcp_segment", sorted(n for n, s in topo.segments.items() if s.dhcp))
+    if "ssh_host" in metafunc.fixturenames:
+        ctx = context(metafunc.config)
+        metafunc.parametrize("ssh_host", ssh_policy_hosts(ctx.hub, topo, bool(ctx.lab)))
 
 
 @pytest.mark.bsi("NET.1.1.A5")
@@ -501,3 +506,110 @@ def test_fresh_guest_reaches_only_its_gateway(guest_scan):
            ", ".join(silent) + " - scan inconclusive")
     expect(not answered, f"nothing but DNS/DHCP on {r['gateway']} answering {r['source']} "
            f"({len(r['found'])} probes to {len(r['targets'])} addresses)", "answered: " + "; ".join(answered))
+
+
+# -- SSH algorithms, as negotiated ---------------------------------------------------
+
+SSHD_DROPIN = "/etc/ssh/sshd_config.d/10-hubkit.conf"
+# What stock Debian's sshd still accepts and the policy drops: each offered alone must be refused.
+LEGACY = {"KexAlgorithms": ["diffie-hellman-group14-sha256", "ecdh-sha2-nistp256"],
+          "Ciphers": ["aes128-ctr"], "HostKeyAlgorithms": ["ecdsa-sha2-nistp256"]}
+
+
+def ssh_policy_hosts(hub, topo, lab: bool) -> list[str]:
+    """Hub hosts whose sshd runs the rendered policy: router, workstations, a Linux switch
+    (in the lab also the Linux stand-in for an IOS switch)."""
+    names = [topo.router.name] + [w.name for w in topo.workstations]
+    if hub.switch.dialect == "linux-bridge" or lab:
+        names.insert(1, topo.switch.name)
+    return names
+
+
+def _ssh_argv(hk, name: str, *opts: str) -> list[str]:
+    ssh = hk.raw.get("ssh") or {}
+    argv = ["ssh", *(["-F", ssh["config"]] if ssh.get("config") else []), "-vv", "-o", "ControlMaster=no",
+            "-o", "ControlPath=none", "-o", "BatchMode=yes", "-o", "ConnectTimeout=10", *opts, name, "true"]
+    return argv
+
+
+def parse_kex(stderr: str) -> dict[str, str]:
+    """The algorithms ``ssh -vv`` reports as negotiated (its ``kex:`` debug lines)."""
+    out = {}
+    if m := re.search(r"debug1: kex: algorithm: (\S+)", stderr):
+        out["kex"] = m.group(1)
+    if m := re.search(r"debug1: kex: host key algorithm: (\S+)", stderr):
+        out["hostkey"] = m.group(1)
+    for way in ("server->client", "client->server"):
+        if m := re.search(rf"debug1: kex: {way} cipher: (\S+) MAC: (\S+)", stderr):
+            out[f"cipher {way}"], out[f"mac {way}"] = m.group(1), m.group(2)
+    return out
+
+
+def run_ssh_offers(hk, hub, topo) -> dict:
+    """Per host: what a default client negotiates, and how each legacy offer alone fares."""
+    if (hk.raw.get("ssh") or {}).get("backend") == "local":
+        return {"skip": "verify runs on the host itself: no SSH to negotiate"}
+    jobs = []
+    for name in ssh_policy_hosts(hub, topo, bool(hk.lab)):
+        jobs.append((name, "default", []))
+        jobs += [(name, f"{opt}={alg}", ["-o", f"{opt}={alg}"]) for opt, algs in LEGACY.items() for alg in algs]
+
+    def one(job):
+        name, label, opts = job
+        r = subprocess.run(_ssh_argv(hk, name, *opts), capture_output=True, text=True, timeout=60,
+                           stdin=subprocess.DEVNULL)
+        refused = next((line.strip() for line in r.stderr.splitlines() if "Unable to negotiate" in line), None)
+        return name, label, {"rc": r.returncode, "kex": parse_kex(r.stderr), "refused": refused,
+                             "tail": r.stderr.strip().splitlines()[-1:]}
+
+    out: dict = {}
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        for name, label, res in pool.map(one, jobs):
+            out.setdefault(name, {})[label] = res
+    return out
+
+
+@pytest.fixture(scope="session")
+def ssh_offers(prefetch):
+    r = _result(prefetch, "ssh")
+    if "skip" in r:
+        pytest.skip(r["skip"])
+    return r
+
+
+def _policy(hk, name: str) -> dict[str, list[str]]:
+    """The algorithm lists of the host's rendered sshd drop-in (the lab's own copy for a stand-in)."""
+    text = hk.rendered(name, SSHD_DROPIN)
+    if text is None and hk.lab:
+        p = Path(hk.lab["dir"]) / "standin" / name / SSHD_DROPIN.lstrip("/")
+        text = p.read_text() if p.is_file() else None
+    out = {}
+    for line in (text or "").splitlines():
+        key, _, value = line.partition(" ")
+        if key in ("KexAlgorithms", "Ciphers", "MACs", "HostKeyAlgorithms"):
+            out[key] = value.strip().split(",")
+    return out
+
+
+@pytest.mark.bsi("SYS.1.3.A8", "NET.3.2.A6")
+def test_ssh_negotiates_only_the_policy(ssh_offers, hk, ssh_host):
+    """From where verify runs (the mgmt laptop): the negotiated key exchange, host key, ciphers and
+    MACs are the rendered policy's, and each legacy algorithm stock Debian accepts is refused."""
+    policy = _policy(hk, ssh_host)
+    expect(set(policy) == {"KexAlgorithms", "Ciphers", "MACs", "HostKeyAlgorithms"},
+           f"an algorithm policy in the rendered {SSHD_DROPIN}", ", ".join(sorted(policy)) or "none")
+    got = ssh_offers[ssh_host]["default"]
+    kex = got["kex"]
+    expect(got["rc"] == 0 and len(kex) == 6, f"a login to {ssh_host} with its kex lines",
+           f"rc {got['rc']}, {kex or 'no kex lines'}: {' '.join(got['tail'])}")
+    wrong = [f"kex {kex['kex']}"] if kex["kex"] not in policy["KexAlgorithms"] else []
+    wrong += [f"host key {kex['hostkey']}"] if kex["hostkey"] not in policy["HostKeyAlgorithms"] else []
+    for way in ("server->client", "client->server"):
+        cipher, mac = kex[f"cipher {way}"], kex[f"mac {way}"]
+        if cipher not in policy["Ciphers"]:
+            wrong.append(f"{way} cipher {cipher}")
+        if mac != "<implicit>" and mac not in policy["MACs"]:
+            wrong.append(f"{way} MAC {mac}")
+    expect(not wrong, "only the policy's algorithms negotiated", "; ".join(wrong))
+    accepted = [label for label, r in ssh_offers[ssh_host].items() if label != "default" and not r["refused"]]
+    expect(not accepted, "every legacy algorithm refused ('Unable to negotiate')", "accepted: " + ", ".join(accepted))

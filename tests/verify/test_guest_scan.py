@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -95,3 +96,37 @@ def test_every_inside_address_is_a_target(tmp_path):
     assert got[6:] == [str(w.address.ip) for w in topo.workstations] + [
         str(topo.switch.address.ip), str(topo.mgmt_host.address.ip)]
     assert len(set(got)) == len(got) == 6 + 5 + 2
+
+
+# -- the SSH negotiation probe's parsing ------------------------------------------------
+
+SSH_VV = """debug1: SSH2_MSG_KEXINIT received
+debug1: kex: algorithm: sntrup761x25519-sha512@openssh.com
+debug1: kex: host key algorithm: ssh-ed25519
+debug1: kex: server->client cipher: chacha20-poly1305@openssh.com MAC: <implicit> compression: none
+debug1: kex: client->server cipher: aes256-gcm@openssh.com MAC: <implicit> compression: none
+"""
+
+
+def test_negotiated_algorithms_are_read_from_the_kex_lines():
+    assert _probes().parse_kex(SSH_VV) == {
+        "kex": "sntrup761x25519-sha512@openssh.com", "hostkey": "ssh-ed25519",
+        "cipher server->client": "chacha20-poly1305@openssh.com", "mac server->client": "<implicit>",
+        "cipher client->server": "aes256-gcm@openssh.com", "mac client->server": "<implicit>"}
+    assert _probes().parse_kex("Unable to negotiate with 10.64.0.11 port 22: no matching cipher found") == {}
+
+
+def test_the_rendered_policy_refuses_what_the_probe_offers():
+    """Each legacy algorithm the probe offers is absent from every rendered sshd drop-in."""
+    probes = _probes()
+    golden = Path(__file__).parents[1] / "render" / "golden" / "zeitz" / "hosts"
+    dropins = sorted(golden.glob("*/etc/ssh/sshd_config.d/10-hubkit.conf"))
+    assert len(dropins) == 7  # router, switch, five workstations
+    for path in dropins:
+        text = path.read_text()
+        lines = dict(line.split(" ", 1) for line in text.splitlines() if line and not line.startswith("#"))
+        for opt, algs in probes.LEGACY.items():
+            offered = lines[opt].strip().split(",")
+            assert not set(algs) & set(offered), (path, opt)
+        assert lines["HostKey"].strip() == "/etc/ssh/ssh_host_ed25519_key"
+        assert lines["PubkeyAcceptedAlgorithms"].strip().split(",")[0] == "ssh-ed25519"

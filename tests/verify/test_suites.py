@@ -82,7 +82,8 @@ def test_each_role_has_its_checks(collected):
             "test_update_policy"} <= names["workstation"]
     assert {"test_guest_cannot_reach", "test_guest_cannot_reach_router_ssh", "test_staff_cannot_reach_mgmt",
             "test_staff_reaches_core_through_tunnel", "test_dhcp_fresh_client", "test_dns_resolves_hub_hosts",
-            "test_guest_spoofed_source_dropped", "test_fresh_guest_reaches_only_its_gateway"} <= names["probes"]
+            "test_guest_spoofed_source_dropped", "test_fresh_guest_reaches_only_its_gateway",
+            "test_ssh_negotiates_only_the_policy"} <= names["probes"]
     assert {"test_every_staff_member_has_an_account", "test_hub_group_holds_exactly_the_staff",
             "test_brute_force_lockout_is_on", "test_admin_role_requires_a_second_factor"} <= names["probes"]
     assert {"test_peer_files_are_fleet_hubs", "test_live_peers_are_fleet_hubs", "test_hub_peer_present",
@@ -93,6 +94,7 @@ def test_each_role_has_its_checks(collected):
     probes = [n for n, _ in collected["probes"]]
     assert sum("test_guest_cannot_reach[" in n for n in probes) == 4  # staff, devices, mgmt, core
     assert sum("test_dhcp_fresh_client[" in n for n in probes) == 3   # staff, guest, devices
+    assert sum("test_ssh_negotiates_only_the_policy[" in n for n in probes) == 7  # router, switch, 5 workstations
 
 
 def test_router_ruleset_normalisation():
