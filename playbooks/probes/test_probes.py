@@ -135,6 +135,15 @@ def _result(prefetch, key):
     return fut.result()
 
 
+def _batch(prefetch, key):
+    """A batch's result; skips the test when the batch said it cannot run here ({"skip": why})."""
+    __tracebackhide__ = True
+    r = _result(prefetch, key)
+    if "skip" in r:
+        pytest.skip(r["skip"])
+    return r
+
+
 @pytest.fixture(scope="session")
 def reach(prefetch):
     return _result(prefetch, "reach")
@@ -400,10 +409,7 @@ def run_dhcp(hk, topo) -> dict:
 
 @pytest.fixture(scope="session")
 def dhcp_leases(prefetch):
-    leases = _result(prefetch, "dhcp")
-    if "skip" in leases:
-        pytest.skip(leases["skip"])
-    return leases
+    return _batch(prefetch, "dhcp")
 
 
 @pytest.mark.bsi("NET.1.1.A5")
@@ -459,10 +465,7 @@ def run_guest_scan(hk, hub, topo) -> dict:
 
 @pytest.fixture(scope="session")
 def guest_scan(prefetch):
-    r = _result(prefetch, "scan")
-    if "skip" in r:
-        pytest.skip(r["skip"])
-    return r
+    return _batch(prefetch, "scan")
 
 
 def scan_verdict(scan: dict) -> tuple[list[str], list[str]]:
@@ -571,10 +574,7 @@ def run_ssh_offers(hk, hub, topo) -> dict:
 
 @pytest.fixture(scope="session")
 def ssh_offers(prefetch):
-    r = _result(prefetch, "ssh")
-    if "skip" in r:
-        pytest.skip(r["skip"])
-    return r
+    return _batch(prefetch, "ssh")
 
 
 def _policy(hk, name: str) -> dict[str, list[str]]:
