@@ -130,3 +130,19 @@ def test_the_rendered_policy_refuses_what_the_probe_offers():
             assert not set(algs) & set(offered), (path, opt)
         assert lines["HostKey"].strip() == "/etc/ssh/ssh_host_ed25519_key"
         assert lines["PubkeyAcceptedAlgorithms"].strip().split(",")[0] == "ssh-ed25519"
+
+
+# -- rulesets compared as the router and workstation suites do ------------------------------
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="loads the rendered ruleset in a throwaway netns (unshare)")
+def test_a_flushed_or_extra_rule_is_named_and_an_equal_ruleset_is_not():
+    from hubkit import nftcompare
+    path = Path(__file__).parents[1] / "render" / "golden" / "zeitz" / "hosts" / "zeitz-gw01" / "etc" / "nftables.conf"
+    want = nftcompare.load_rendered(path)
+    assert nftcompare.difference(want, want) is None
+    flushed = ([], [])
+    assert nftcompare.difference(want, flushed).startswith(f"{len(want[1])} rendered line(s) missing: ")
+    opened_js = want[0] + [{"rule": {"family": "inet", "table": "filter", "chain": "input",
+                                     "expr": [{"accept": None}]}}]
+    opened = (opened_js, want[1] + ["tcp dport 22 accept"])
+    assert nftcompare.difference(want, opened) == "1 extra line(s): tcp dport 22 accept"

@@ -34,6 +34,10 @@ def test_hardening_converges_and_a_second_run_changes_nothing(lab):
     assert all(h["failed"] == 0 and h["unreachable"] == 0 for h in lab.first["hosts"].values()), lab.first
     again = lab.configure()
     assert {h: c["changed"] for h, c in again["hosts"].items() if c["changed"]} == {}, again["changed_tasks"]
+    # Check mode runs every task (the apt-source read and the firewall drift probe included).
+    r = lab.hubkit("configure", HUB, "--lab", "--check", "--json")
+    dry = json.loads(r.stdout)
+    assert r.returncode == 0 and {h: c for h, c in dry["hosts"].items() if c["failed"] or c["changed"]} == {}
 
 
 def test_converged_lab_verifies_green_with_the_new_probes(lab):
@@ -75,11 +79,18 @@ def test_ssh_policy_drift_is_red_and_configure_repairs_it(lab):
 
 def test_guest_scan_is_red_when_the_router_or_a_guest_host_opens_up(lab):
     """The router's DNS accept without its daddr match (the ruleset before issue 16) and a guest
-    workstation without its host firewall: the fresh guest's scan names exactly what answers."""
+    workstation without its host firewall: the fresh guest's scan names exactly what answers,
+    and both hosts' ruleset checks fail."""
     lab.on("zeitz-rt01", 'nft insert rule inet filter input iifname "vl20" meta l4proto { tcp, udp } th dport 53 accept')
     lab.on("zeitz-gw01", "nft flush ruleset")
-    rc, doc = lab.verify("-k", "fresh_guest")
+    rc, doc = lab.verify("-k", "fresh_guest or ruleset or host_firewall")
     assert rc == 1
+    # Exactly these: the scan, and each host's ruleset against its rendered one.
+    assert set(red(doc)) == {"hub probes::test_fresh_guest_reaches_only_its_gateway",
+                             "zeitz-rt01 router::test_ruleset_matches_rendered",
+                             "zeitz-gw01 workstation::test_host_firewall_as_rendered"}
+    assert red(doc)["zeitz-gw01 workstation::test_host_firewall_as_rendered"].startswith(
+        "expected the loaded ruleset equal to the rendered /etc/nftables.conf, found ")
     msg = red(doc)["hub probes::test_fresh_guest_reaches_only_its_gateway"]
     # The issue's finding: TCP (and UDP) 53 on the router's staff, devices and mgmt addresses.
     for addr in ("10.64.0.1", "10.64.2.1", "10.64.2.129"):
@@ -87,5 +98,5 @@ def test_guest_scan_is_red_when_the_router_or_a_guest_host_opens_up(lab):
     assert "10.64.1.11: icmp open, tcp/22 open" in msg, msg   # zeitz-gw01, same segment, no firewall
     assert "10.64.1.1:" not in msg                           # the gateway's own DNS is allowed
     lab.configure("zeitz-rt01", "zeitz-gw01")
-    rc, doc = lab.verify("-k", "fresh_guest or ruleset")
+    rc, doc = lab.verify("-k", "fresh_guest or ruleset or host_firewall")
     assert red(doc) == {} and rc == 0

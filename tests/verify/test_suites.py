@@ -79,7 +79,7 @@ def test_each_role_has_its_checks(collected):
             "test_dnsmasq_serves_segment", "test_wireguard_handshake_recent"} <= names["router"]
     assert {"test_bridge_per_segment", "test_ports_on_model_bridge", "test_no_port_in_two_segments"} <= names["switch"]
     assert {"test_assigned_account", "test_no_automount", "test_dhcp_lease_on_segment",
-            "test_update_policy"} <= names["workstation"]
+            "test_update_policy", "test_host_firewall_as_rendered"} <= names["workstation"]
     assert {"test_guest_cannot_reach", "test_guest_cannot_reach_router_ssh", "test_staff_cannot_reach_mgmt",
             "test_staff_reaches_core_through_tunnel", "test_dhcp_fresh_client", "test_dns_resolves_hub_hosts",
             "test_guest_spoofed_source_dropped", "test_fresh_guest_reaches_only_its_gateway",
@@ -98,10 +98,7 @@ def test_each_role_has_its_checks(collected):
 
 
 def test_router_ruleset_normalisation():
-    import importlib.util
-    spec = importlib.util.spec_from_file_location("hk_test_router", PLAYBOOKS / "roles/router/verify/test_router.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
+    from hubkit import nftcompare as mod
     a = {"nftables": [{"metainfo": {"version": "1.0.6"}},
                       {"rule": {"family": "inet", "table": "filter", "chain": "input", "handle": 7,
                                 "expr": [{"counter": {"packets": 10, "bytes": 900}}, {"accept": None}]}}]}
