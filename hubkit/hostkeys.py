@@ -15,7 +15,9 @@ from pathlib import Path
 from hubkit.atomic import write_atomic
 from hubkit.errors import HubkitError, PrerequisiteError
 
-# Key types recorded and offered; hubkit hosts have ed25519 (and ecdsa) host keys.
+# Key types recorded at first contact: a factory host offers ed25519 and ECDSA; once
+# configured, a hub host's sshd offers its ed25519 key only (docs/hardening.md), which
+# check() then finds among the recorded ones.
 KEY_TYPES = ("ssh-ed25519", "ecdsa-sha2-nistp256")
 
 

@@ -2,7 +2,10 @@
 
 hubkit writes admin keys verbatim into authorized_keys, so a key line must be
 exactly ``TYPE BASE64 [COMMENT]`` (no options), and the base64 blob must be a
-key of the type it claims.  Weak keys (DSA, RSA below 3072 bits) are refused.
+key of the type it claims.  Only ed25519 keys are accepted (plain or on a
+FIDO token): every hub host's sshd accepts nothing else
+(``PubkeyAcceptedAlgorithms`` in the rendered sshd drop-in), so another key
+type would lock its admin out.
 """
 
 from __future__ import annotations
@@ -11,10 +14,9 @@ import base64
 import binascii
 import struct
 
-# Key types hubkit accepts; RSA only with a modulus of at least RSA_MIN_BITS.
-ACCEPTED = ("ssh-ed25519", "sk-ssh-ed25519@openssh.com", "ecdsa-sha2-nistp256", "ecdsa-sha2-nistp384",
-            "ecdsa-sha2-nistp521", "sk-ecdsa-sha2-nistp256@openssh.com", "ssh-rsa")
-RSA_MIN_BITS = 3072
+# Key types hubkit accepts: the ones sshd on hub hosts accepts
+# (templates/hosts/common/etc/ssh/sshd_config.d/10-hubkit.conf.j2).
+ACCEPTED = ("ssh-ed25519", "sk-ssh-ed25519@openssh.com")
 
 
 def _strings(blob: bytes, n: int) -> list[bytes]:
@@ -38,7 +40,8 @@ def problem(line: str) -> str | None:
         return "expected 'TYPE BASE64 [COMMENT]', e.g. 'ssh-ed25519 AAAA... you@example.org'"
     kind, b64 = parts[0], parts[1]
     if kind not in ACCEPTED:
-        return f"key type {kind!r} is not accepted (use ssh-ed25519; also ECDSA or RSA >= {RSA_MIN_BITS} bits)"
+        return (f"key type {kind!r} is not accepted: hub hosts accept ed25519 keys only "
+                "(ssh-keygen -t ed25519, or -t ed25519-sk on a FIDO token)")
     try:
         blob = base64.b64decode(b64, validate=True)
     except (binascii.Error, ValueError):
@@ -47,14 +50,9 @@ def problem(line: str) -> str | None:
         [name] = _strings(blob, 1)
         if name.decode(errors="replace") != kind:
             return f"the key data is a {name.decode(errors='replace')!r} key, not {kind!r}"
-        if kind == "ssh-rsa":
-            _name, _e, n = _strings(blob, 3)
-        else:
-            _strings(blob, 2)
+        [_name, point] = _strings(blob, 2)
     except ValueError as e:
         return str(e)
-    if kind == "ssh-rsa":
-        bits = int.from_bytes(n, "big").bit_length()
-        if bits < RSA_MIN_BITS:
-            return f"RSA key of {bits} bits is too weak (at least {RSA_MIN_BITS})"
+    if len(point) != 32:
+        return f"an ed25519 key is 32 bytes, this one {len(point)}"
     return None

@@ -24,7 +24,7 @@ from hubkit.lab import prereq
 CACHE = Path(os.environ.get("HUBKIT_IMAGE_CACHE", "/var/cache/hubkit/images"))
 SUITE = "bookworm"
 # Bump when the build steps below change: it is part of the cache key.
-BUILD_VERSION = "3"
+BUILD_VERSION = "4"
 PACKAGES = sorted("""
     openssh-server python3 python3-apt sudo iproute2 iputils-ping nftables dnsmasq chrony
     wireguard-tools wireguard-go systemd systemd-sysv dbus rsyslog unattended-upgrades
@@ -34,8 +34,12 @@ PACKAGES = sorted("""
 # the image's apt cache because lab hosts have no route to any mirror.
 ROLE_PACKAGES = sorted("""
     openssh-server nftables dnsmasq chrony wireguard-tools wireguard-go rsyslog
-    unattended-upgrades sudo isc-dhcp-client
+    unattended-upgrades sudo isc-dhcp-client libpam-pwquality libpam-tmpdir debsums
 """.split())
+# Packages only a test installs (from the same pre-seeded cache): the Lynis scan
+# of tests/verify/test_hardening_lab.py and bench/lynis.py.  No role installs
+# them, so a hub host (in the lab or at a site) never carries the scanner.
+AUDIT_PACKAGES = ["lynis"]
 # Services the roles own (enable and configure); disabled in the base.  The
 # timers would only try to reach a mirror from an offline host.
 DISABLED_UNITS = ["dnsmasq.service", "chrony.service", "nftables.service", "rsyslog.service",
@@ -58,8 +62,8 @@ APT_NOCACHE = 'Dir::Cache::pkgcache "";\nDir::Cache::srcpkgcache "";\n'
 
 
 def image_hash() -> str:
-    text = json.dumps({"packages": PACKAGES, "role_packages": ROLE_PACKAGES, "suite": SUITE,
-                       "build": BUILD_VERSION}, sort_keys=True)
+    text = json.dumps({"packages": PACKAGES, "role_packages": ROLE_PACKAGES, "audit_packages": AUDIT_PACKAGES,
+                       "suite": SUITE, "build": BUILD_VERSION}, sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
@@ -189,14 +193,17 @@ def build(force_prereqs: bool = True, progress=None) -> tuple[Image, bool]:
             (root / "etc/resolv.conf").unlink(missing_ok=True)
             shutil.copyfile("/etc/resolv.conf", root / "etc/resolv.conf")
             _chroot(root, "apt-get", "update", "-qq", what="apt-get update in the image")
+            # Without recommends, as the roles install them (ansible.builtin.apt install_recommends: false).
             _chroot(root, "apt-get", "install", "-y", "-qq", "--download-only", "--reinstall",
-                    *ROLE_PACKAGES, what="apt-get --download-only in the image")
+                    "--no-install-recommends", *ROLE_PACKAGES, *AUDIT_PACKAGES,
+                    what="apt-get --download-only in the image")
             (root / "etc/resolv.conf").write_text("")
             for unit in DISABLED_UNITS:
                 subprocess.run(["chroot", str(root), "systemctl", "disable", "--quiet", unit],
                                capture_output=True)
             _customize(root)
             meta = {"hash": h, "suite": SUITE, "packages": PACKAGES, "role_packages": ROLE_PACKAGES,
+                    "audit_packages": AUDIT_PACKAGES,
                     "build_version": BUILD_VERSION, "build_seconds": round(time.monotonic() - t0, 1),
                     "size_bytes": _du(root)}
             (tmp / "meta.json").write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")

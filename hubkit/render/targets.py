@@ -73,6 +73,8 @@ TARGETS: tuple[Target, ...] = (
            "workstation", "chrony"),
     Target("hosts/common/etc/ssh/sshd_config.d/10-hubkit.conf.j2",
            "hosts/{host}/etc/ssh/sshd_config.d/10-hubkit.conf", "workstation", "ssh"),
+    Target("hosts/workstation/etc/nftables.conf.j2", "hosts/{host}/etc/nftables.conf", "workstation",
+           "nftables"),
     Target("hosts/workstation/etc/apt/apt.conf.d/20auto-upgrades.j2",
            "hosts/{host}/etc/apt/apt.conf.d/20auto-upgrades", "workstation", "unattended-upgrades"),
     Target("hosts/workstation/etc/apt/apt.conf.d/50unattended-upgrades.j2",

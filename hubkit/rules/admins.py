@@ -35,8 +35,9 @@ def admin_names(recs):
             seen.add(a.username)
 
 
-@rule("HK122", "malformed or weak SSH public key",
-      "paste the one line of the admin's .pub file, e.g. 'ssh-ed25519 AAAA... name@host'")
+@rule("HK122", "malformed SSH public key, or not ed25519 (hub hosts accept ed25519 user keys only)",
+      "paste the one line of the admin's .pub file, e.g. 'ssh-ed25519 AAAA... name@host'; "
+      "make one with `ssh-keygen -t ed25519`")
 def admin_keys(recs):
     for rec in recs:
         for i, a in enumerate(rec.model.admins):

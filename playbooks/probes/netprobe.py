@@ -11,11 +11,19 @@ Every subcommand prints one JSON document on stdout.
                               the payload STOP arrived, plus 0.3 s).
   dhcp IFACE TIMEOUT          DISCOVER/OFFER/REQUEST/ACK on IFACE (broadcast flag set,
                               so no address is needed); prints the lease (kept, not released).
+  scan TIMEOUT OWN ADDR...    every ADDR on the TCP_PORTS and UDP_PORTS below and ICMP echo,
+                              all at once from one thread (non-blocking sockets).  UDP
+                              probes carry a request of the port's protocol where a server
+                              would answer (DNS, NTP, SNMP, DHCP INFORM from OWN, ...);
+                              "refused" is an ICMP port-unreachable: the host answered.
+                              Run only in a probe netns: it binds UDP port 68.
 """
 
+import errno
 import json
 import os
 import random
+import resource
 import select
 import socket
 import struct
@@ -246,6 +254,138 @@ def dhcp(iface, timeout):
             "router": ips(3), "dns": ips(6), "server": socket.inet_ntoa(server)}
 
 
+# The scan's "common ports": remote access, file and print sharing, mail, web and
+# proxies, databases, directory and management services.
+TCP_PORTS = (21, 22, 23, 25, 53, 80, 110, 111, 135, 139, 143, 389, 443, 445, 514, 515, 631, 873, 993,
+             995, 1723, 2049, 3128, 3306, 3389, 5432, 5900, 6379, 8000, 8080, 8443, 9090, 9100)
+UDP_PORTS = (53, 67, 69, 123, 137, 161, 500, 514, 1900, 4500, 5353, 11211, 51820)
+
+
+def _ntp_request() -> bytes:
+    return bytes([0x23]) + b"\0" * 47  # LI 0, version 4, mode 3 (client)
+
+
+def _snmp_get() -> bytes:
+    # GetRequest, community "public", sysDescr.0: any SNMP agent answers (or reports an error).
+    oid = bytes.fromhex("06082b06010201010100")
+    varbind = bytes([0x30, len(oid) + 2]) + oid + b"\x05\x00"
+    varbinds = bytes([0x30, len(varbind)]) + varbind
+    pdu = b"\x02\x01\x01\x02\x01\x00\x02\x01\x00" + varbinds
+    pdu = bytes([0xA0, len(pdu)]) + pdu
+    body = b"\x02\x01\x00\x04\x06public" + pdu
+    return bytes([0x30, len(body)]) + body
+
+
+def _udp_payload(port: int) -> bytes:
+    if port in (53, 5353):
+        return _dns_query("hubkit-probe.invalid")
+    if port == 123:
+        return _ntp_request()
+    if port == 161:
+        return _snmp_get()
+    if port == 137:  # NetBIOS name query for "*"
+        return (struct.pack("!HHHHHH", random.randrange(0, 0xFFFF), 0, 1, 0, 0, 0)
+                + b"\x20CKAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\x00\x00\x21\x00\x01")
+    return b"hubkit-probe\n"
+
+
+def scan(timeout, own, *addrs):
+    """Every address on TCP_PORTS, UDP_PORTS and ICMP echo, in one non-blocking round."""
+    timeout = float(timeout)
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    want = len(addrs) * (len(TCP_PORTS) + len(UDP_PORTS)) + 64
+    if soft < want:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (min(want, hard), hard))
+    out, pending = {}, {}  # spec -> result; fd -> (spec, socket, kind)
+    for addr in addrs:
+        for port in TCP_PORTS:
+            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            s.setblocking(False)
+            rc = s.connect_ex((addr, port))
+            pending[s.fileno()] = (f"tcp:{addr}:{port}", s, "tcp")
+            if rc not in (0, errno.EINPROGRESS):
+                out[f"tcp:{addr}:{port}"] = "refused" if rc == errno.ECONNREFUSED else "timeout"
+        for port in UDP_PORTS:
+            if port == 67:
+                continue  # below: DHCP answers go to port 68, not to the asking socket
+            s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            s.setblocking(False)
+            s.connect((addr, port))
+            try:
+                s.send(_udp_payload(port))
+            except OSError:
+                pass
+            pending[s.fileno()] = (f"udp:{addr}:{port}", s, "udp")
+    # DHCP: an INFORM from our address to each address's port 67, answers on our port 68.
+    dhcp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    dhcp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    dhcp.bind(("0.0.0.0", 68))
+    dhcp.setblocking(False)
+    mac = random.randbytes(6)
+    xids = {}
+    for addr in addrs:
+        xid = random.randrange(1, 0xFFFFFFFF)
+        xids[xid] = f"udp:{addr}:67"
+        pkt = bytearray(_dhcp_packet(mac, xid, 8))  # DHCPINFORM
+        pkt[10:12] = b"\0\0"                       # unicast answer
+        pkt[12:16] = socket.inet_aton(own)          # ciaddr
+        try:
+            dhcp.sendto(bytes(pkt), (addr, 67))
+        except OSError:
+            pass
+    # ICMP echo to every address on one raw socket.
+    icmp = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
+    icmp.setblocking(False)
+    ident = random.randrange(1, 0xFFFF)
+    for seq, addr in enumerate(addrs, 1):
+        hdr = struct.pack("!BBHHH", 8, 0, 0, ident, seq)
+        icmp.sendto(struct.pack("!BBHHH", 8, 0, _csum(hdr + b"hubkit-scan"), ident, seq) + b"hubkit-scan", (addr, 0))
+    end = time.monotonic() + timeout
+    while True:
+        left = end - time.monotonic()
+        if left <= 0:
+            break
+        live = [fd for fd, (spec, _s, _k) in pending.items() if spec not in out]
+        rd = [fd for fd in live if pending[fd][2] == "udp"] + [dhcp.fileno(), icmp.fileno()]
+        wr = [fd for fd in live if pending[fd][2] == "tcp"]
+        r, w, _ = select.select(rd, wr, [], min(left, 0.2))
+        for fd in w:
+            spec, s, _k = pending[fd]
+            err = s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+            out[spec] = "open" if err == 0 else "refused" if err == errno.ECONNREFUSED else "timeout"
+        for fd in r:
+            if fd == dhcp.fileno():
+                got = _dhcp_parse(dhcp.recvfrom(2048)[0])
+                if got and got[0] in xids:
+                    out[xids[got[0]]] = "open"
+                continue
+            if fd == icmp.fileno():
+                data, src = icmp.recvfrom(2048)
+                ihl = (data[0] & 0x0F) * 4
+                typ, _, _, rid, seq = struct.unpack("!BBHHH", data[ihl:ihl + 8])
+                if typ == 0 and rid == ident and 1 <= seq <= len(addrs) and src[0] == addrs[seq - 1]:
+                    out[f"icmp:{src[0]}"] = "open"
+                continue
+            spec, s, _k = pending[fd]
+            try:
+                s.recv(2048)
+                out[spec] = "open"
+            except ConnectionRefusedError:
+                out[spec] = "refused"
+            except OSError:
+                pass
+    for spec, s, _k in pending.values():
+        out.setdefault(spec, "timeout")
+        s.close()
+    for spec in xids.values():
+        out.setdefault(spec, "timeout")
+    for addr in addrs:
+        out.setdefault(f"icmp:{addr}", "timeout")
+    dhcp.close()
+    icmp.close()
+    return out
+
+
 def main(argv):
     cmd, args = argv[0], argv[1:]
     if cmd == "reach":
@@ -256,6 +396,8 @@ def main(argv):
         res = listen(*args)
     elif cmd == "dhcp":
         res = dhcp(*args)
+    elif cmd == "scan":
+        res = scan(*args)
     else:
         raise SystemExit(f"unknown probe {cmd}")
     print(json.dumps(res, sort_keys=True), flush=True)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 import json
+import re
 import subprocess
 import sys
 import threading
@@ -67,13 +68,8 @@ def segment_targets(topo, segment: str) -> list[str]:
 
 
 def _tcp_icmp(topo, addrs: list[str]) -> list[str]:
-    """TCP 22 to every address; ICMP to all but the router's own addresses.
-
-    The router answers pings from trusted segments on any of its addresses by
-    design (weak host model): that reply never enters the target segment.
-    """
-    router_ips = {str(s.router_address.ip) for s in topo.segments.values()}
-    return [p for a in addrs for p in ([f"tcp:{a}:22"] + ([] if a in router_ips else [f"icmp:{a}"]))]
+    """TCP 22 and ICMP to every address (the router's too: a segment may ping only its own gateway)."""
+    return [p for a in addrs for p in (f"tcp:{a}:22", f"icmp:{a}")]
 
 
 def plans(hub, topo) -> dict[str, dict[str, list[str]]]:
@@ -116,14 +112,15 @@ def run_reach(hk, hub, topo):
 # The slow probes (DHCP waits ~3 s for dnsmasq's ping check, the spoof listener
 # ~2 s) start together as soon as the session does; each test waits for its own.
 # Batch -> the fixture through which the selected tests use it.
-PREFETCH = {"reach": "reach", "dhcp": "dhcp_leases", "spoof": "spoof"}
+PREFETCH = {"reach": "reach", "dhcp": "dhcp_leases", "spoof": "spoof", "scan": "guest_scan", "ssh": "ssh_offers"}
 
 
 @pytest.fixture(scope="session", autouse=True)
 def prefetch(request, hk, hub, topo):
     used = {name for item in request.session.items for name in getattr(item, "fixturenames", ())}
     work = {"reach": lambda: run_reach(hk, hub, topo), "dhcp": lambda: run_dhcp(hk, topo),
-            "spoof": lambda: run_spoof(hk, topo)}
+            "spoof": lambda: run_spoof(hk, topo), "scan": lambda: run_guest_scan(hk, hub, topo),
+            "ssh": lambda: run_ssh_offers(hk, hub, topo)}
     pool = ThreadPoolExecutor(max_workers=len(work))
     futures = {k: pool.submit(fn) for k, fn in work.items() if PREFETCH[k] in used}
     yield futures
@@ -136,6 +133,15 @@ def _result(prefetch, key):
     if fut is None:
         pytest.fail(f"probe batch {key} was not started", pytrace=False)
     return fut.result()
+
+
+def _batch(prefetch, key):
+    """A batch's result; skips the test when the batch said it cannot run here ({"skip": why})."""
+    __tracebackhide__ = True
+    r = _result(prefetch, key)
+    if "skip" in r:
+        pytest.skip(r["skip"])
+    return r
 
 
 @pytest.fixture(scope="session")
@@ -159,7 +165,7 @@ def _assert_blocked(reach, source, group, what):
 
 def pytest_generate_tests(metafunc):
     from hubkit.verify_plugin import context
-    if "guest_target" in metafunc.fixturenames or "dhcp_segment" in metafunc.fixturenames:
+    if {"guest_target", "dhcp_segment", "ssh_host"} & set(metafunc.fixturenames):
         topo = context(metafunc.config).topo
     if "guest_target" in metafunc.fixturenames:
         groups = [n for n, s in sorted(topo.segments.items()) if not s.isolated] + ["core"]
@@ -167,6 +173,9 @@ def pytest_generate_tests(metafunc):
         metafunc.parametrize("guest_target", [pytest.param(g, id=g, marks=marks.get(g, [])) for g in groups])
     if "dhcp_segment" in metafunc.fixturenames:
         metafunc.parametrize("dhcp_segment", sorted(n for n, s in topo.segments.items() if s.dhcp))
+    if "ssh_host" in metafunc.fixturenames:
+        ctx = context(metafunc.config)
+        metafunc.parametrize("ssh_host", ssh_policy_hosts(ctx.hub, topo, bool(ctx.lab)))
 
 
 @pytest.mark.bsi("NET.1.1.A5")
@@ -323,19 +332,20 @@ class ProbeClient:
     removes it even if verify is killed half-way.
     """
 
-    def __init__(self, hk, segment: str):
+    def __init__(self, hk, segment: str, tag: str = ""):
+        """``tag`` tells apart two clients on one segment (their netns, port and MAC)."""
         from hubkit.lab.state import State
         self.hk, self.segment = hk, segment
         seg = hk.topo.segments[segment]
-        self.ns = f"{hk.lab['prefix']}-probe-{seg.vlan}"
-        self.port = f"{PROBE_PORT_PREFIX}{seg.vlan}"
+        self.ns = f"{hk.lab['prefix']}-probe-{seg.vlan}{tag}"
+        self.port = f"{PROBE_PORT_PREFIX}{seg.vlan}{tag}"
         self.switch_ns = hk.lab["host_netns"][hk.topo.switch.name]
         self.bridge = seg.bridge
         self.state = State.load(hk.hub_id)
         self.link = [self.ns, "eth0", self.switch_ns, self.port]
         # A fixed, locally administered MAC per hub and segment: dnsmasq hands the probe its
         # previous lease at once instead of ping-checking a new address (~3 s, serialised).
-        digest = hashlib.sha256(f"{hk.hub_id}/{segment}".encode()).digest()
+        digest = hashlib.sha256(f"{hk.hub_id}/{segment}{'/' + tag if tag else ''}".encode()).digest()
         self.mac = ":".join(f"{b:02x}" for b in (0x02, 0x68, 0x6B, digest[0], digest[1], seg.vlan % 256))
 
     def _ip(self, *args):
@@ -355,11 +365,23 @@ class ProbeClient:
         self._ip("-n", self.ns, "link", "set", "eth0", "up")
         return self
 
-    def dhcp(self, timeout: float = 15.0) -> dict:
-        r = subprocess.run(["ip", "netns", "exec", self.ns, sys.executable, str(NETPROBE), "dhcp", "eth0",
-                            str(timeout)], capture_output=True, text=True, timeout=timeout + 10)
+    def netprobe(self, *args, timeout: float = 30.0) -> dict | None:
+        """Run netprobe.py inside the probe netns: its JSON result, or None (stderr kept in ``self.error``)."""
+        r = subprocess.run(["ip", "netns", "exec", self.ns, sys.executable, str(NETPROBE), *map(str, args)],
+                           capture_output=True, text=True, timeout=timeout)
         lines = r.stdout.strip().splitlines()
-        return json.loads(lines[-1]) if lines else {"ok": False, "stage": "run", "error": r.stderr.strip()}
+        self.error = r.stderr.strip()[-300:]
+        return json.loads(lines[-1]) if lines else None
+
+    def dhcp(self, timeout: float = 15.0) -> dict:
+        lease = self.netprobe("dhcp", "eth0", timeout, timeout=timeout + 10)
+        return lease if lease is not None else {"ok": False, "stage": "run", "error": self.error}
+
+    def take(self, lease: dict):
+        """Configure the lease on eth0, with the router it named as default gateway."""
+        prefixlen = ipaddress.IPv4Network(f"0.0.0.0/{lease['netmask']}").prefixlen
+        self._ip("-n", self.ns, "addr", "add", f"{lease['address']}/{prefixlen}", "dev", "eth0")
+        self._ip("-n", self.ns, "route", "add", "default", "via", lease["router"][0])
 
     def cleanup(self):
         subprocess.run(["ip", "-n", self.switch_ns, "link", "del", self.port], capture_output=True)
@@ -387,10 +409,7 @@ def run_dhcp(hk, topo) -> dict:
 
 @pytest.fixture(scope="session")
 def dhcp_leases(prefetch):
-    leases = _result(prefetch, "dhcp")
-    if "skip" in leases:
-        pytest.skip(leases["skip"])
-    return leases
+    return _batch(prefetch, "dhcp")
 
 
 @pytest.mark.bsi("NET.1.1.A5", "NET.1.1.A19")
@@ -407,3 +426,190 @@ def test_dhcp_fresh_client(dhcp_leases, topo, dhcp_segment):
     expect(lease.get("router") == [gw] and lease.get("dns") == [gw], f"router and DNS {gw}",
            f"router {lease.get('router')}, DNS {lease.get('dns')}")
     expect(lease.get("netmask") == str(seg.prefix.netmask), f"netmask {seg.prefix.netmask}", lease.get("netmask"))
+
+
+# -- a fresh guest scans the hub -------------------------------------------------------
+
+SCAN_TIMEOUT = 2.0
+
+
+def inside_addresses(hub, topo) -> list[str]:
+    """Every address of the hub a guest could aim at: each of the router's (segments, uplink,
+    tunnel), every workstation's, the switch's and the mgmt laptop's."""
+    addrs = [s.router_address.ip for _n, s in sorted(topo.segments.items())]
+    addrs += [topo.wan_router.ip, hub.vpn.tunnel_address.ip]
+    addrs += [w.address.ip for w in topo.workstations]
+    addrs += [topo.switch.address.ip, topo.mgmt_host.address.ip]
+    return [str(a) for a in dict.fromkeys(addrs)]
+
+
+def run_guest_scan(hk, hub, topo) -> dict:
+    """A new client on the first isolated DHCP segment takes a lease and scans every inside address."""
+    if not hk.lab:
+        return {"skip": "a fresh guest address needs the lab (a probe netns on the switch)"}
+    seg = next((s for _n, s in sorted(topo.segments.items()) if s.isolated and s.dhcp), None)
+    if seg is None:
+        return {"skip": "no isolated segment with DHCP in this hub"}
+    targets = inside_addresses(hub, topo)
+    with ProbeClient(hk, seg.name, tag="s") as c:
+        lease = c.dhcp()
+        if not lease.get("ok"):
+            return {"error": f"no DHCP lease on {seg.name} for the scanning client ({lease})"}
+        c.take(lease)
+        found = c.netprobe("scan", SCAN_TIMEOUT, lease["address"], *targets, timeout=60)
+        if found is None:
+            return {"error": f"the scan did not run: {c.error}"}
+    return {"segment": seg.name, "source": lease["address"], "gateway": str(seg.router_address.ip),
+            "targets": targets, "found": found}
+
+
+@pytest.fixture(scope="session")
+def guest_scan(prefetch):
+    return _batch(prefetch, "scan")
+
+
+def scan_verdict(scan: dict) -> tuple[list[str], list[str]]:
+    """(controls that did not answer, per address what else answered) of one scan result.
+
+    An address's answers read e.g. ``10.64.1.11: icmp open, tcp/22 open, 32 ports refused``:
+    what is open is named, ports that only refused (closed, but the host answered) are counted.
+    """
+    gw = scan["gateway"]
+    controls = [f"tcp:{gw}:53", f"udp:{gw}:53"]
+    allowed = set(controls) | {f"udp:{gw}:67"}
+    silent = [f"{c} {scan['found'].get(c, 'not probed')}" for c in controls if scan["found"].get(c) != "open"]
+    per: dict[str, dict[str, list[str]]] = {}
+    for spec, state in scan["found"].items():
+        if state == "timeout" or spec in allowed:
+            continue
+        kind, _, rest = spec.partition(":")
+        addr, _, port = rest.partition(":")
+        what = f"{kind}/{port}" if port else kind
+        per.setdefault(addr, {}).setdefault("refused" if state == "refused" else "open", []).append(
+            what if state in ("open", "refused") else f"{what} {state}")
+    key = lambda w: (w.split("/")[0], int(w.split("/")[1].split()[0]) if "/" in w else 0)  # noqa: E731
+    answered = []
+    for addr in sorted(per, key=ipaddress.IPv4Address):
+        parts = [f"{w} open" if " " not in w else w for w in sorted(per[addr].get("open", []), key=key)]
+        refused = sorted(per[addr].get("refused", []), key=key)
+        if refused:
+            parts.append(f"{len(refused)} port(s) refused ({', '.join(refused[:3])}{', ...' if len(refused) > 3 else ''})")
+        answered.append(f"{addr}: {', '.join(parts)}")
+    return silent, answered
+
+
+@pytest.mark.bsi("NET.1.1.A5", "NET.3.2.A4")
+def test_fresh_guest_reaches_only_its_gateway(guest_scan):
+    """A new guest address scans every inside address of the hub (common TCP/UDP ports, ICMP):
+    only DNS (and DHCP) on its own gateway may answer."""
+    r = guest_scan
+    expect("error" not in r, "a fresh guest client with a lease", r.get("error"))
+    silent, answered = scan_verdict(r)
+    expect(not silent, f"DNS on the guest gateway {r['gateway']} to answer {r['source']} (control)",
+           ", ".join(silent) + " - scan inconclusive")
+    expect(not answered, f"nothing but DNS/DHCP on {r['gateway']} answering {r['source']} "
+           f"({len(r['found'])} probes to {len(r['targets'])} addresses)", "answered: " + "; ".join(answered))
+
+
+# -- SSH algorithms, as negotiated ---------------------------------------------------
+
+SSHD_DROPIN = "/etc/ssh/sshd_config.d/10-hubkit.conf"
+# What stock Debian's sshd still accepts and the policy drops: each offered alone must be refused.
+LEGACY = {"KexAlgorithms": ["diffie-hellman-group14-sha256", "ecdh-sha2-nistp256"],
+          "Ciphers": ["aes128-ctr"], "HostKeyAlgorithms": ["ecdsa-sha2-nistp256"]}
+
+
+def ssh_policy_hosts(hub, topo, lab: bool) -> list[str]:
+    """Hub hosts whose sshd runs the rendered policy: router, workstations, a Linux switch
+    (in the lab also the Linux stand-in for an IOS switch)."""
+    names = [topo.router.name] + [w.name for w in topo.workstations]
+    if hub.switch.dialect == "linux-bridge" or lab:
+        names.insert(1, topo.switch.name)
+    return names
+
+
+def _ssh_argv(hk, name: str, *opts: str) -> list[str]:
+    ssh = hk.raw.get("ssh") or {}
+    argv = ["ssh", *(["-F", ssh["config"]] if ssh.get("config") else []), "-vv", "-o", "ControlMaster=no",
+            "-o", "ControlPath=none", "-o", "BatchMode=yes", "-o", "ConnectTimeout=10", *opts, name, "true"]
+    return argv
+
+
+def parse_kex(stderr: str) -> dict[str, str]:
+    """The algorithms ``ssh -vv`` reports as negotiated (its ``kex:`` debug lines)."""
+    out = {}
+    if m := re.search(r"debug1: kex: algorithm: (\S+)", stderr):
+        out["kex"] = m.group(1)
+    if m := re.search(r"debug1: kex: host key algorithm: (\S+)", stderr):
+        out["hostkey"] = m.group(1)
+    for way in ("server->client", "client->server"):
+        if m := re.search(rf"debug1: kex: {way} cipher: (\S+) MAC: (\S+)", stderr):
+            out[f"cipher {way}"], out[f"mac {way}"] = m.group(1), m.group(2)
+    return out
+
+
+def run_ssh_offers(hk, hub, topo) -> dict:
+    """Per host: what a default client negotiates, and how each legacy offer alone fares."""
+    if (hk.raw.get("ssh") or {}).get("backend") == "local":
+        return {"skip": "verify runs on the host itself: no SSH to negotiate"}
+    jobs = []
+    for name in ssh_policy_hosts(hub, topo, bool(hk.lab)):
+        jobs.append((name, "default", []))
+        jobs += [(name, f"{opt}={alg}", ["-o", f"{opt}={alg}"]) for opt, algs in LEGACY.items() for alg in algs]
+
+    def one(job):
+        name, label, opts = job
+        r = subprocess.run(_ssh_argv(hk, name, *opts), capture_output=True, text=True, timeout=60,
+                           stdin=subprocess.DEVNULL)
+        refused = next((line.strip() for line in r.stderr.splitlines() if "Unable to negotiate" in line), None)
+        return name, label, {"rc": r.returncode, "kex": parse_kex(r.stderr), "refused": refused,
+                             "tail": r.stderr.strip().splitlines()[-1:]}
+
+    out: dict = {}
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        for name, label, res in pool.map(one, jobs):
+            out.setdefault(name, {})[label] = res
+    return out
+
+
+@pytest.fixture(scope="session")
+def ssh_offers(prefetch):
+    return _batch(prefetch, "ssh")
+
+
+def _policy(hk, name: str) -> dict[str, list[str]]:
+    """The algorithm lists of the host's rendered sshd drop-in (the lab's own copy for a stand-in)."""
+    text = hk.rendered(name, SSHD_DROPIN)
+    if text is None and hk.lab:
+        p = Path(hk.lab["dir"]) / "standin" / name / SSHD_DROPIN.lstrip("/")
+        text = p.read_text() if p.is_file() else None
+    out = {}
+    for line in (text or "").splitlines():
+        key, _, value = line.partition(" ")
+        if key in ("KexAlgorithms", "Ciphers", "MACs", "HostKeyAlgorithms"):
+            out[key] = value.strip().split(",")
+    return out
+
+
+@pytest.mark.bsi("SYS.1.3.A8", "NET.3.2.A6")
+def test_ssh_negotiates_only_the_policy(ssh_offers, hk, ssh_host):
+    """From where verify runs (the mgmt laptop): the negotiated key exchange, host key, ciphers and
+    MACs are the rendered policy's, and each legacy algorithm stock Debian accepts is refused."""
+    policy = _policy(hk, ssh_host)
+    expect(set(policy) == {"KexAlgorithms", "Ciphers", "MACs", "HostKeyAlgorithms"},
+           f"an algorithm policy in the rendered {SSHD_DROPIN}", ", ".join(sorted(policy)) or "none")
+    got = ssh_offers[ssh_host]["default"]
+    kex = got["kex"]
+    expect(got["rc"] == 0 and len(kex) == 6, f"a login to {ssh_host} with its kex lines",
+           f"rc {got['rc']}, {kex or 'no kex lines'}: {' '.join(got['tail'])}")
+    wrong = [f"kex {kex['kex']}"] if kex["kex"] not in policy["KexAlgorithms"] else []
+    wrong += [f"host key {kex['hostkey']}"] if kex["hostkey"] not in policy["HostKeyAlgorithms"] else []
+    for way in ("server->client", "client->server"):
+        cipher, mac = kex[f"cipher {way}"], kex[f"mac {way}"]
+        if cipher not in policy["Ciphers"]:
+            wrong.append(f"{way} cipher {cipher}")
+        if mac != "<implicit>" and mac not in policy["MACs"]:
+            wrong.append(f"{way} MAC {mac}")
+    expect(not wrong, "only the policy's algorithms negotiated", "; ".join(wrong))
+    accepted = [label for label, r in ssh_offers[ssh_host].items() if label != "default" and not r["refused"]]
+    expect(not accepted, "every legacy algorithm refused ('Unable to negotiate')", "accepted: " + ", ".join(accepted))

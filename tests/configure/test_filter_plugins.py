@@ -48,3 +48,30 @@ def test_wireguard_files_must_be_private():
 def test_mismatched_lengths_are_an_error():
     with pytest.raises(ValueError, match="2 paths but 1 renders"):
         filters.hubkit_unchanged(["/a", "/b"], ["x"], [])
+
+
+@pytest.mark.parametrize("text,want", [
+    # One-line format, as debootstrap and the installer write it.
+    ("deb http://mirror.example/debian bookworm main\n",
+     "deb http://mirror.example/debian-security bookworm-security main"),
+    ("# comment\ndeb [arch=amd64] https://m.example/debian/ bookworm main contrib\n",
+     "deb https://m.example/debian-security bookworm-security main"),
+    # deb822, as Debian's container images write it.
+    ("Types: deb\nURIs: http://m.example/debian\nSuites: bookworm bookworm-updates\nComponents: main\n",
+     "deb http://m.example/debian-security bookworm-security main"),
+    # Already there (either format): nothing to add.
+    ("deb http://m.example/debian bookworm main\ndeb http://s.example/debian-security bookworm-security main\n", ""),
+    ("Types: deb\nURIs: http://m.example/debian\nSuites: bookworm\n\n"
+     "Types: deb\nURIs: http://s.example/debian-security\nSuites: bookworm-security\n", ""),
+    # A commented-out or disabled security source does not count.
+    ("deb http://m.example/debian bookworm main\n# deb http://s.example/debian-security bookworm-security main\n",
+     "deb http://m.example/debian-security bookworm-security main"),
+    ("Types: deb\nURIs: http://m.example/debian\nSuites: bookworm\n\n"
+     "Types: deb\nURIs: http://s.example/debian-security\nSuites: bookworm-security\nEnabled: no\n",
+     "deb http://m.example/debian-security bookworm-security main"),
+    # No Debian mirror for the suite (or a file: mirror): nothing derived.
+    ("deb file:/srv/mirror bookworm main\n", ""),
+    ("", ""),
+])
+def test_security_source_is_derived_only_when_missing(text, want):
+    assert filters.hubkit_security_source(text, "bookworm") == want

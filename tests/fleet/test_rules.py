@@ -96,6 +96,19 @@ def test_hk112_concentrator_address(fleet, write):
         [("HK112", at(text, F, 11, "10.255.0.1/24"))]
 
 
+ECDSA = "AAAAE2VjZHNhLXNoYTItbmlzdHAyNTYAAAAIbmlzdHAyNTYAAABBBBERERERERERERERERERERERERERERERERERERERERERERERERERERERERERERERERERERERERERERERERERERE="
+
+
+def test_hk122_refuses_a_well_formed_ecdsa_key(fleet, write):
+    """sshd on hub hosts accepts ed25519 user keys only: an ECDSA admin key would lock its admin out."""
+    text = edit(ZZ, END, END + "admins:\n  - username: op-zz\n    ssh_keys:\n      - ecdsa-sha2-nistp256 "
+                + ECDSA + " op@laptop\n")
+    write(F, text)
+    found = findings_of(fleet)
+    assert [(f.code, str(f.origin)) for f in found] == [("HK122", at(text, F, 25, "ecdsa-sha2-nistp256"))]
+    assert "ed25519 keys only" in found[0].message
+
+
 def test_hk118_gateway_outside_uplink_network(fleet, write):
     text = edit(ZZ, "router:\n", "uplink:\n  mode: static\n  address: 192.0.2.10/24\n"
                 "  gateway: 198.51.100.1\nrouter:\n")

@@ -74,11 +74,12 @@ def test_each_role_has_its_checks(collected):
             "test_dnsmasq_serves_segment", "test_wireguard_handshake_recent", "test_no_dynamic_routing",
             "test_running_config_matches_build"} <= names["router"]
     assert {"test_bridge_per_segment", "test_ports_on_model_bridge", "test_no_port_in_two_segments"} <= names["switch"]
-    assert {"test_assigned_account", "test_no_login_for_anyone_not_assigned_here", "test_no_automount", "test_dhcp_lease_on_segment",
-            "test_update_policy"} <= names["workstation"]
+    assert {"test_assigned_account", "test_no_login_for_anyone_not_assigned_here", "test_no_automount",
+            "test_dhcp_lease_on_segment", "test_update_policy", "test_host_firewall_as_rendered"} <= names["workstation"]
     assert {"test_guest_cannot_reach", "test_guest_cannot_reach_router_ssh", "test_staff_cannot_reach_mgmt",
             "test_staff_reaches_core_through_tunnel", "test_dhcp_fresh_client", "test_dns_resolves_hub_hosts",
-            "test_guest_spoofed_source_dropped", "test_logs_reach_central_sink"} <= names["probes"]
+            "test_guest_spoofed_source_dropped", "test_logs_reach_central_sink",
+            "test_fresh_guest_reaches_only_its_gateway", "test_ssh_negotiates_only_the_policy"} <= names["probes"]
     assert {"test_every_staff_member_has_an_account", "test_hub_group_holds_exactly_the_staff",
             "test_brute_force_lockout_is_on", "test_admin_role_requires_a_second_factor"} <= names["probes"]
     assert {"test_peer_files_are_fleet_hubs", "test_live_peers_are_fleet_hubs", "test_hub_peer_present",
@@ -90,13 +91,11 @@ def test_each_role_has_its_checks(collected):
     assert sum("test_guest_cannot_reach[" in n for n in probes) == 4  # staff, devices, mgmt, core
     assert sum("test_dhcp_fresh_client[" in n for n in probes) == 3   # staff, guest, devices
     assert sum("test_logs_reach_central_sink[" in n for n in probes) == 7  # router, switch, 5 workstations
+    assert sum("test_ssh_negotiates_only_the_policy[" in n for n in probes) == 7  # router, switch, 5 workstations
 
 
 def test_router_ruleset_normalisation():
-    import importlib.util
-    spec = importlib.util.spec_from_file_location("hk_test_router", PLAYBOOKS / "roles/router/verify/test_router.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
+    from hubkit import nftcompare as mod
     a = {"nftables": [{"metainfo": {"version": "1.0.6"}},
                       {"rule": {"family": "inet", "table": "filter", "chain": "input", "handle": 7,
                                 "expr": [{"counter": {"packets": 10, "bytes": 900}}, {"accept": None}]}}]}

@@ -1,58 +1,25 @@
 """router: forwarding, the firewall as rendered, default deny, DHCP/DNS per segment, the tunnel.
 
-The loaded nftables ruleset is compared with the rendered one semantically:
-the rendered file is loaded into a scratch network namespace on the
-controller, both rulesets are listed as JSON (`nft -j`), normalised (handles,
-counters and metadata dropped) and compared.
+The loaded nftables ruleset is compared with the rendered one semantically
+(`hubkit.nftcompare`: the rendered file loaded in a scratch network namespace
+on the controller, both listed as JSON, handles, counters and metadata dropped).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shlex
-import subprocess
 from pathlib import Path
 
 import pytest
 import yaml
 
+from hubkit import nftcompare
 from hubkit.verify_plugin import context, expect, expect_equal, snapshot
 
 RULESET = "/etc/nftables.conf"
 HANDSHAKE_MAX_AGE = 180  # s: WireGuard re-handshakes every 2 min while traffic (keepalive) flows
-
-
-def normalise(doc: dict) -> list:
-    """Drop what changes at run time (handles, counter values, metainfo)."""
-    def strip(o):
-        if isinstance(o, dict):
-            out = {}
-            for k, v in o.items():
-                if k == "handle":
-                    continue
-                out[k] = {} if k == "counter" else strip(v)
-            return out
-        if isinstance(o, list):
-            return [strip(x) for x in o]
-        return o
-    return [strip(o) for o in doc.get("nftables", []) if "metainfo" not in o]
-
-
-def _scratch(path: Path) -> tuple[list, list[str]]:
-    """(normalised JSON, text lines) of the rendered ruleset, loaded in a throwaway netns."""
-    unshare = ["unshare", "--net"] if os.geteuid() == 0 else ["unshare", "-r", "--net"]
-    script = 'nft -f "$1" && nft -j list ruleset && echo "=====" && nft -s list ruleset'
-    r = subprocess.run([*unshare, "sh", "-c", script, "_", str(path)], capture_output=True, text=True)
-    if r.returncode != 0:
-        pytest.fail(f"expected the rendered ruleset {path} to load, found: {r.stderr.strip()}", pytrace=False)
-    js, _, text = r.stdout.partition("=====")
-    return normalise(json.loads(js)), _lines(text)
-
-
-def _lines(text: str) -> list[str]:
-    return [" ".join(line.split()) for line in text.splitlines() if line.strip()]
 
 
 def _sysctl_wanted(hk, plan) -> dict[str, str]:
@@ -92,7 +59,7 @@ def facts(host, hk, plan, topo, hub):
 @pytest.fixture(scope="module")
 def live_ruleset(facts):
     js = json.loads(facts["nft_j"].stdout)
-    return normalise(js), _lines(facts["nft_s"].stdout), js
+    return nftcompare.normalise(js), nftcompare.lines(facts["nft_s"].stdout), js
 
 
 @pytest.mark.bsi("NET.1.1.A15")
@@ -119,19 +86,12 @@ def test_kernel_settings_as_rendered(facts, hk, plan):
 def test_ruleset_matches_rendered(live_ruleset, hk, plan):
     path = hk.build_dir / "hosts" / plan.name / RULESET.lstrip("/")
     expect(path.is_file(), f"a rendered {RULESET}", f"no {path}")
-    want_js, want_text = _scratch(path)
-    got_js, got_text, _ = live_ruleset
-    if got_js == want_js:
-        return
-    missing = [line for line in want_text if line not in got_text]
-    extra = [line for line in got_text if line not in want_text]
-    detail = []
-    if missing:
-        detail.append(f"{len(missing)} rendered line(s) missing: " + "; ".join(missing[:8]))
-    if extra:
-        detail.append(f"{len(extra)} extra line(s): " + "; ".join(extra[:8]))
-    expect(False, f"the loaded ruleset equal to the rendered {RULESET}",
-           " | ".join(detail) or "the same lines in another order")
+    try:
+        want = nftcompare.load_rendered(path)
+    except ValueError as e:
+        pytest.fail(f"expected the rendered ruleset {path} to load, found: {e}", pytrace=False)
+    diff = nftcompare.difference(want, live_ruleset[:2])
+    expect(diff is None, f"the loaded ruleset equal to the rendered {RULESET}", diff)
 
 
 def _base_chains(raw: dict) -> dict[tuple[str, str], dict]:

@@ -1,4 +1,5 @@
-"""workstation: the assigned account, no automount, the DHCP lease on its segment, the update policy."""
+"""workstation: the assigned account, no automount, the DHCP lease on its segment, the update policy,
+the host firewall as rendered."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import shlex
 
 import pytest
 
+from hubkit import nftcompare
 from hubkit.verify_plugin import expect, expect_equal, snapshot
 
 
@@ -31,6 +33,8 @@ def facts(host, plan):
         "routes": "ip -j -4 route show default",
         "origins": "apt-config dump Unattended-Upgrade::Origins-Pattern",
         "periodic": "apt-config dump APT::Periodic::Unattended-Upgrade",
+        "nft_j": "nft -j list ruleset",
+        "nft_s": "nft -s list ruleset",
     })
 
 
@@ -127,3 +131,18 @@ def test_update_policy(facts, hub):
         expect(not other, "security origins only (policy security)", ", ".join(other))
     else:
         expect(bool(other), "all Debian origins (policy all)", "security only")
+
+
+@pytest.mark.bsi("NET.3.2.A4")
+def test_host_firewall_as_rendered(facts, hk, plan):
+    """The loaded ruleset is the rendered host firewall (SSH and ping from mgmt only, DHCP from the router)."""
+    path = hk.build_dir / "hosts" / plan.name / "etc" / "nftables.conf"
+    expect(path.is_file(), "a rendered host firewall /etc/nftables.conf", f"no {path}")
+    try:
+        want = nftcompare.load_rendered(path)
+    except ValueError as e:
+        pytest.fail(f"expected the rendered ruleset {path} to load, found: {e}", pytrace=False)
+    got = (nftcompare.normalise(json.loads(facts["nft_j"].stdout or '{"nftables": []}')),
+           nftcompare.lines(facts["nft_s"].stdout))
+    diff = nftcompare.difference(want, got)
+    expect(diff is None, "the loaded ruleset equal to the rendered /etc/nftables.conf", diff)
