@@ -189,6 +189,12 @@ RED = {
             __import__("hubkit.fleet.repo", fromlist=["x"]).load_fleet(EXAMPLE_FLEET), "dc-core")),
     "core::test_central_service_listens_only_on_its_addresses": lambda z: CORE.test_central_service_listens_only_on_its_addresses(
         "dns", z[3], z[0], {"ss": out("udp UNCONN 0 0 0.0.0.0:53 0.0.0.0:*\n")}),
+    "probes::test_fresh_guest_reaches_only_its_gateway": lab(
+        "tests/verify/test_hardening_lab.py::test_guest_scan_is_red_when_the_router_or_a_guest_host_opens_up"),
+    "probes::test_ssh_negotiates_only_the_policy": lab(
+        "tests/verify/test_hardening_lab.py::test_ssh_policy_drift_is_red_and_configure_repairs_it"),
+    "workstation::test_host_firewall_as_rendered": lab(
+        "tests/verify/test_hardening_lab.py::test_guest_scan_is_red_when_the_router_or_a_guest_host_opens_up"),
     "probes::test_guest_cannot_reach": lab("tests/verify/test_verify_lab.py::"
                                               "test_guest_isolation_is_red_when_the_firewall_is_opened"),
     "probes::test_guest_cannot_reach_router_ssh": lambda z: PROBES.test_guest_cannot_reach_router_ssh(
