@@ -58,15 +58,10 @@ def _write(fleet_root: Path, hub_id: str, rec: dict) -> None:
 
 
 def _hub(fleet_root: Path, hub_id: str):
-    from hubkit.errors import FindingsError
     from hubkit.fleet.repo import load_fleet
-    from hubkit.rules import validate
+    from hubkit.rules import valid_hub
     fleet = load_fleet(fleet_root)
-    rec = fleet.hub(hub_id)
-    found = [f for f in validate(fleet, [hub_id]) if f.severity == "error"]
-    if found or rec.model is None:
-        raise FindingsError(found or rec.findings)
-    return fleet, rec.model
+    return fleet, valid_hub(fleet, hub_id)
 
 
 def rotate_staff(fleet_root: Path, hub_id: str, user: str, password: str) -> dict:

@@ -29,8 +29,6 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
-
 from hubkit.atomic import write_atomic
 from hubkit.errors import FindingsError, HubkitError, PrerequisiteError, UsageError
 from hubkit.paths import PLAYBOOKS

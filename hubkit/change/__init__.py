@@ -43,15 +43,11 @@ def plan_path(fleet_root: Path, hub_id: str) -> Path:
 
 
 def _fleet_hub(fleet_root: Path, hub_id: str):
-    from hubkit.errors import FindingsError
     from hubkit.fleet.repo import load_fleet
-    from hubkit.rules import validate
+    from hubkit.rules import valid_hub
     fleet = load_fleet(fleet_root)
-    rec = fleet.hub(hub_id)
-    found = [f for f in validate(fleet, [hub_id]) if f.severity == "error"]
-    if found or rec.model is None:
-        raise FindingsError(found or rec.findings)
-    return fleet, rec
+    valid_hub(fleet, hub_id)
+    return fleet, fleet.hub(hub_id)
 
 
 def _target(hub_id: str, lab: bool) -> str:

@@ -1,4 +1,4 @@
-"""Cloud commands: plan (offline or preview), provision, destroy."""
+"""Cloud commands: provision, destroy (the plan is `hubkit plan`, hubkit/cli/change.py)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from pathlib import Path
 
 import click
 
-from hubkit.cli import complete_hub_ids, exit_with, json_option, pass_ctx
-from hubkit.errors import EXIT_FINDINGS, UsageError
+from hubkit.cli import complete_hub_ids, json_option, pass_ctx
+from hubkit.errors import UsageError
 
 vault_option = click.option(
     "--vault-password-file", type=click.Path(dir_okay=False, path_type=Path), default=None,

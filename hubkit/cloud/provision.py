@@ -10,7 +10,6 @@ leaves no trace (no state dir, no work dir, no ``/tmp/automation-*``).
 from __future__ import annotations
 
 import os
-import shutil
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path

@@ -12,19 +12,9 @@ from hubkit.secrets import ENV_PASSWORD, vault_password
 from hubkit.errors import FindingsError, HubkitError, PrerequisiteError
 from hubkit.fleet.repo import Fleet
 from hubkit.lock import hub_lock
-from hubkit.model import Hub
+from hubkit.rules import valid_hub
 
 VAULT_FILE = "secrets/{id}.vault.yml"
-
-
-def valid_hub(fleet: Fleet, hub_id: str) -> Hub:
-    """The hub's model, refusing a hub with validation findings."""
-    from hubkit.rules import validate
-    rec = fleet.hub(hub_id)
-    found = [f for f in validate(fleet, [hub_id]) if f.severity == "error"]
-    if found or rec.model is None:
-        raise FindingsError(found or rec.findings)
-    return rec.model
 
 
 def offline_plan(fleet: Fleet, hub_id: str, password_file: Path | None = None):

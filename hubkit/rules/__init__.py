@@ -318,3 +318,13 @@ def findings_by_hub(findings: list[Finding]) -> dict[str | None, list[Finding]]:
 # Rules kept in their own modules register on import (after `rule` exists).
 from hubkit.rules import admins as _admins  # noqa: E402,F401
 from hubkit.rules import interfaces as _interfaces  # noqa: E402,F401
+
+
+def valid_hub(fleet: Fleet, hub_id: str):
+    """The hub's model, refusing (FindingsError, exit 1) a hub with validation errors."""
+    from hubkit.errors import FindingsError
+    rec = fleet.hub(hub_id)
+    found = [f for f in validate(fleet, [hub_id]) if f.severity == "error"]
+    if found or rec.model is None:
+        raise FindingsError(found or rec.findings)
+    return rec.model

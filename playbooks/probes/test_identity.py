@@ -52,7 +52,7 @@ def group(hk, realm_admin, realm):
 
 @pytest.mark.bsi("ORP.4.A1", "ORP.4.A2")
 def test_every_staff_member_has_an_account(hk, realm_admin, realm):
-    missing, disabled, no_change = [], [], []
+    missing, disabled = [], []
     for m in hk.hub.staff:
         u = realm_admin.user(realm, m.username)
         if u is None:

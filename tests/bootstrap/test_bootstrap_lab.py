@@ -188,7 +188,7 @@ def test_an_admin_removed_from_the_fleet_loses_the_account(lab):
         r = _ssh(info, h["mgmt_address"], "-i", str(lab["keys"] / ADMINS[0]), "-l", ADMINS[0],
                  cmd=f"getent passwd {ADMINS[1]}; getent group hubkit-admin")
         assert r.returncode == 0, r.stderr
-        assert ADMINS[1] not in r.stdout and f"hubkit-admin:x:" in r.stdout, (h["name"], r.stdout)
+        assert ADMINS[1] not in r.stdout and "hubkit-admin:x:" in r.stdout, (h["name"], r.stdout)
         r = _ssh(info, h["mgmt_address"], "-i", str(lab["keys"] / ADMINS[1]), "-l", ADMINS[1])
         assert r.returncode == 255, h["name"]
     r = hk(root, "verify", HUB, "--lab", "-k", "admin")

@@ -15,7 +15,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -23,10 +22,10 @@ import jsonschema
 import pytest
 
 from hubkit.scaffold import init_single_hub_fleet
+from tests.cloudlab import HUBKIT, prereqs, runner
 
 pytestmark = [pytest.mark.lab, pytest.mark.slow]
 HUB = "hkch-zeitz"
-HUBKIT = str(Path(sys.executable).with_name("hubkit"))
 VAULT_PW = "change-lab-vault-pw-K3v"
 ENV = {**os.environ, "CI": "true", "HUBKIT_VAULT_PASSWORD": VAULT_PW}
 SCHEMA = json.loads((Path(__file__).parents[2] / "docs" / "plan.schema.json").read_text())
@@ -68,13 +67,7 @@ print(out.decode(errors="replace"))
 '''
 
 
-def hk(root, *args, check=False) -> subprocess.CompletedProcess:
-    r = subprocess.run([HUBKIT, "--fleet", str(root), *args], capture_output=True, text=True, env=ENV,
-                       stdin=subprocess.DEVNULL)
-    OUTPUTS.append(r.stdout + r.stderr)
-    if check and r.returncode != 0:
-        raise AssertionError(f"hubkit {' '.join(args)} -> {r.returncode}\n{r.stdout[-3000:]}\n{r.stderr[-3000:]}")
-    return r
+hk = runner(ENV, OUTPUTS)
 
 
 def passwords(root) -> dict[str, str]:
@@ -129,12 +122,7 @@ def cloud_ops(doc) -> set[tuple[str, str]]:
 
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory):
-    if not sys.platform.startswith("linux") or os.geteuid() != 0:
-        pytest.skip("lab tests need root on Linux")
-    from hubkit.cloud import provision
-    from hubkit.lab import image, keycloak
-    if image.current() is None or provision.cli_path() is None or not keycloak.cache_ready():
-        pytest.fail("the lab image, the Pulumi engine and Keycloak are built by `bash .ci/setup --lab`")
+    prereqs()
     root = init_single_hub_fleet(tmp_path_factory.mktemp("changelab") / "fleet", HUB)
     hk(root, "secrets", "init", HUB, check=True)
     from hubkit import lab as hklab

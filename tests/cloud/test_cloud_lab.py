@@ -22,23 +22,17 @@ from pathlib import Path
 import pytest
 
 from hubkit.scaffold import init_single_hub_fleet
+from tests.cloudlab import HUBKIT, prereqs, runner
 
 pytestmark = [pytest.mark.lab, pytest.mark.slow]
 HUB = "hkcl-zeitz"
 REALM = "digitalhubs"
-HUBKIT = str(Path(sys.executable).with_name("hubkit"))
 VAULT_PW = "cloud-lab-vault-pw-5y"
 ENV = {**os.environ, "CI": "true", "HUBKIT_VAULT_PASSWORD": VAULT_PW}
 OUTPUTS: list[str] = []
 
 
-def hk(root, *args, check=False) -> subprocess.CompletedProcess:
-    r = subprocess.run([HUBKIT, "--fleet", str(root), *args], capture_output=True, text=True, env=ENV,
-                       stdin=subprocess.DEVNULL)
-    OUTPUTS.append(r.stdout + r.stderr)
-    if check and r.returncode != 0:
-        raise AssertionError(f"hubkit {' '.join(args)} -> {r.returncode}\n{r.stdout[-3000:]}\n{r.stderr[-3000:]}")
-    return r
+hk = runner(ENV, OUTPUTS)
 
 
 def kc(fn, *args):
@@ -55,12 +49,7 @@ def kc(fn, *args):
 
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory):
-    if not sys.platform.startswith("linux") or os.geteuid() != 0:
-        pytest.skip("lab tests need root on Linux")
-    from hubkit.cloud import provision
-    from hubkit.lab import image, keycloak
-    if image.current() is None or provision.cli_path() is None or not keycloak.cache_ready():
-        pytest.fail("the lab image, the Pulumi engine and Keycloak are built by `bash .ci/setup --lab`")
+    prereqs()
     root = init_single_hub_fleet(tmp_path_factory.mktemp("cloudlab") / "fleet", HUB)
     hk(root, "secrets", "init", HUB, check=True)
     hk(root, "render", HUB, check=True)  # verify reads the rendered tree

@@ -6,7 +6,6 @@ import json
 import subprocess
 import sys
 import tarfile
-from pathlib import Path
 
 from hubkit import __version__
 

@@ -5,9 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import stat
-from pathlib import Path
 
-import pytest
 
 from hubkit.secrets import load_secrets, save_secrets
 

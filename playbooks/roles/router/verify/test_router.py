@@ -346,7 +346,11 @@ def test_running_config_matches_build(host, hk, plan, live_ruleset):
         elif f["sha256"] != want:
             lines = ", ".join(map(str, f["differ"])) or "count " + "/".join(map(str, f["lines"]))
             bad.append(f"{path}: sha256 {f['sha256'][:12]} != build {want[:12]} (lines {lines} differ)")
-    want_js, _ = _scratch(hk.build_dir / "hosts" / plan.name / RULESET.lstrip("/"))
+    rendered = hk.build_dir / "hosts" / plan.name / RULESET.lstrip("/")
+    try:
+        want_js, _ = nftcompare.load_rendered(rendered)
+    except ValueError as e:
+        pytest.fail(f"expected the rendered ruleset {rendered} to load, found: {e}", pytrace=False)
 
     def digest(js):
         return hashlib.sha256(json.dumps(js, sort_keys=True).encode()).hexdigest()
