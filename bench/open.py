@@ -47,7 +47,7 @@ def make_fleet(root: Path, hub_id: str) -> None:
 
 
 def step_durations(fleet: Path, hub_id: str) -> dict[str, float]:
-    from hubkit.journal import Journal, journal_path
+    from hubkit.open.journal import Journal, journal_path
     return {e["step"]: e.get("duration_s", 0.0)
             for e in Journal(journal_path(fleet, hub_id)).last_run()}
 

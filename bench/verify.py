@@ -99,7 +99,7 @@ def run_b(info, target, workdir: Path, autoload: bool) -> tuple[float, int]:
         report = workdir / f"b-{len(args)}-{n}.json"
         plugins = [] if autoload else ["-p", "testinfra.plugin"]
         r = subprocess.run(info.netns_exec(sys.executable, "-m", "pytest", "-q", *plugins,
-                                           "-p", "hubkit.verify_plugin",
+                                           "-p", "hubkit.verify.plugin",
                                            "-p", "no:cacheprovider", f"--rootdir={verify.PLAYBOOKS}",
                                            "--import-mode=importlib", f"--hubkit-context={ctx}",
                                            f"--hubkit-report={report}", *args),

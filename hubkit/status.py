@@ -12,7 +12,7 @@ import json
 from pathlib import Path
 
 from hubkit.errors import FindingsError, HubkitError
-from hubkit.journal import Journal, journal_path
+from hubkit.open.journal import Journal, journal_path
 from hubkit.runs import runs_dir
 
 

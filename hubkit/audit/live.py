@@ -19,7 +19,7 @@ from hubkit.paths import PLAYBOOKS
 PLAN_VS_ACTUAL = LiveCheck("verify::plan_vs_actual", ("NET.1.1.A15",),
                            "every verify check: addresses, services, firewall and traffic as planned")
 # A skip whose message starts so means the check does not apply to this hub or host
-# (hubkit.verify_plugin.not_applicable); any other skip means it could not be shown here.
+# (hubkit.verify.plugin.not_applicable); any other skip means it could not be shown here.
 NOT_APPLICABLE = "not applicable: "
 
 

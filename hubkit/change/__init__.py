@@ -53,7 +53,7 @@ def _fleet_hub(fleet_root: Path, hub_id: str):
 def _target(hub_id: str, lab: bool) -> str:
     if not lab:
         return "site"
-    from hubkit.open_steps import lab_identity
+    from hubkit.open.steps import lab_identity
     ident = lab_identity(hub_id)
     if ident is None:
         from hubkit.errors import PrerequisiteError

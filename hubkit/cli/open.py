@@ -98,8 +98,8 @@ def open_cmd(ctx, hub_id, lab, yes, skip_cloud, from_step, vault_password_file, 
     Example: HUBKIT_VAULT_PASSWORD=... sudo -E hubkit open zeitz --lab
     """
     from hubkit.lock import hub_lock
-    from hubkit.open_steps import steps
-    from hubkit.pipeline import STEP_NAMES, RunContext, StepFailed, preflight, run_pipeline
+    from hubkit.open.steps import steps
+    from hubkit.open import STEP_NAMES, RunContext, StepFailed, preflight, run_pipeline
 
     if from_step is not None and from_step not in STEP_NAMES:
         raise UsageError(f"unknown step {from_step!r} for --from", f"one of: {', '.join(STEP_NAMES)}")

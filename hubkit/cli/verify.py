@@ -48,7 +48,8 @@ def verify_cmd(ctx, hub_id, lab, junit, keyword, user, private_key, jump, as_jso
 
     Example: sudo hubkit verify zeitz --lab --junit verify.xml
     """
-    from hubkit import verify, verify_report
+    from hubkit import verify
+    from hubkit.verify import report as verify_report
 
     target = verify.resolve(ctx.fleet_root, hub_id, lab,
                             **access_kwargs(lab, user=user, private_key=private_key, jump=jump))

@@ -13,7 +13,7 @@ import os
 
 import pytest
 
-from hubkit.verify_plugin import expect
+from hubkit.verify.plugin import expect
 
 
 @pytest.fixture(scope="module")

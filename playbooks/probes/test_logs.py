@@ -11,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from hubkit.verify_plugin import expect, not_applicable
+from hubkit.verify.plugin import expect, not_applicable
 
 # Where the lab's sink writes (core role, core_lab_log_dir): one file per sending host name.
 LAB_SINK_DIR = "/var/log/hubkit"
@@ -33,7 +33,7 @@ def _senders(topo):
 
 def pytest_generate_tests(metafunc):
     if "log_host" in metafunc.fixturenames:
-        from hubkit.verify_plugin import context
+        from hubkit.verify.plugin import context
         metafunc.parametrize("log_host", [h.name for h in _senders(context(metafunc.config).topo)])
 
 

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import pytest
 
-from hubkit.verify_plugin import expect, not_applicable
+from hubkit.verify.plugin import expect, not_applicable
 
 NETPROBE = Path(__file__).with_name("netprobe.py")
 TIMEOUT = 1.0
@@ -164,7 +164,7 @@ def _assert_blocked(reach, source, group, what):
 # -- guest isolation ---------------------------------------------------------------
 
 def pytest_generate_tests(metafunc):
-    from hubkit.verify_plugin import context
+    from hubkit.verify.plugin import context
     if {"guest_target", "dhcp_segment", "ssh_host"} & set(metafunc.fixturenames):
         topo = context(metafunc.config).topo
     if "guest_target" in metafunc.fixturenames:

@@ -18,8 +18,8 @@ from hubkit.audit import cloud_scope
 from hubkit.cloud import provision, record
 from hubkit.errors import HubkitError, UsageError
 from hubkit.fleet.repo import load_fleet
-from hubkit.journal import Journal, journal_path
-from hubkit.pipeline import RunContext, preflight, run_pipeline
+from hubkit.open.journal import Journal, journal_path
+from hubkit.open import RunContext, preflight, run_pipeline
 
 VAULT_PW = "vault-pw-record-test-1"
 
@@ -53,7 +53,7 @@ def opened(fleet_root, monkeypatch):
 
 
 def cloud_step():
-    from hubkit.open_steps import steps
+    from hubkit.open.steps import steps
     return [s for s in steps() if s.name == "cloud"]
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from hubkit.errors import HubkitError, PrerequisiteError, UsageError
-from hubkit.journal import Journal, journal_path
-from hubkit.pipeline import RunContext, Skipped, Step, StepFailed, preflight, run_pipeline
+from hubkit.open.journal import Journal, journal_path
+from hubkit.open import RunContext, Skipped, Step, StepFailed, preflight, run_pipeline
 
 
 class World:

@@ -20,7 +20,7 @@ import pytest
 
 from hubkit import topology
 from hubkit.fleet.repo import load_fleet
-from hubkit.journal import Journal, journal_path
+from hubkit.open.journal import Journal, journal_path
 from hubkit.scaffold import init_renamed_fleet
 from tests.lab.conftest import lab_prereqs_or_skip
 

@@ -17,7 +17,7 @@ import time
 
 import pytest
 
-from hubkit.journal import Journal, journal_path
+from hubkit.open.journal import Journal, journal_path
 from hubkit.scaffold import init_single_hub_fleet
 
 from .conftest import CANARY_PASSWORD, HUBKIT, all_text_under, hubkit, require_lab, secret_values

@@ -19,7 +19,7 @@ import shutil
 
 import pytest
 
-from hubkit.journal import Journal, journal_path
+from hubkit.open.journal import Journal, journal_path
 
 from .conftest import CANARY_PASSWORD, all_text_under, hubkit, secret_values
 

@@ -12,7 +12,7 @@ import subprocess
 import sys
 
 from hubkit import ipam
-from hubkit.journal import Journal, journal_path
+from hubkit.open.journal import Journal, journal_path
 
 from .conftest import hubkit
 
@@ -108,8 +108,8 @@ def test_release_warning_expires_after_90_days(tmp_path):
 
 
 def test_ctrl_c_in_open_exits_130_and_leaves_a_resumable_journal(fleet_root, vault_env, run_cli, monkeypatch):
-    from hubkit import open_steps
-    from hubkit.pipeline import Step
+    from hubkit.open import steps as open_steps
+    from hubkit.open import Step
 
     def interrupted(ctx):
         raise KeyboardInterrupt

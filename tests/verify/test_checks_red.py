@@ -17,7 +17,7 @@ import pytest
 
 from hubkit.audit import live
 from hubkit.paths import EXAMPLE_FLEET, PLAYBOOKS
-from hubkit.verify_plugin import Out
+from hubkit.verify.plugin import Out
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -41,7 +41,7 @@ LOGS = _load("probes/test_logs.py")
 
 @dataclass
 class Hk:
-    """The slice of hubkit.verify_plugin.VerifyContext the checks read."""
+    """The slice of hubkit.verify.plugin.VerifyContext the checks read."""
 
     hub: object
     topo: object

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from xml.etree import ElementTree as ET
 
-from hubkit.verify_report import Check, VerifyResult, dumps, to_junit, to_text
+from hubkit.verify.report import Check, VerifyResult, dumps, to_junit, to_text
 
 
 def sample() -> VerifyResult:

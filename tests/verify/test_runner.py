@@ -14,7 +14,7 @@ from .conftest import write
 
 TOY = '''
 import pytest
-from hubkit.verify_plugin import expect
+from hubkit.verify.plugin import expect
 
 @pytest.mark.bsi("NET.1.1.A5")
 def test_pass(host):
@@ -47,7 +47,7 @@ def test_param(host, seg):
 
 PROBE = '''
 import pytest
-from hubkit.verify_plugin import expect
+from hubkit.verify.plugin import expect
 
 @pytest.mark.bsi("NET.1.1.A5")
 def test_model_is_there(hk, topo):
@@ -158,7 +158,7 @@ def test_ssh_failure_becomes_one_clear_line():
     import testinfra
     from testinfra.backend.base import CommandResult
 
-    from hubkit.verify_plugin import _message
+    from hubkit.verify.plugin import _message
     res = CommandResult(testinfra.get_host("local://").backend, 255, b"ssh x", b"",
                         b"ssh: connect to host 10.64.0.11 port 22: Connection refused\r\n")
 

@@ -22,9 +22,9 @@ import pytest
 items = []
 class P:
     def pytest_collection_finish(self, session):
-        from hubkit.verify_plugin import bsi_of
+        from hubkit.verify.plugin import bsi_of
         items.extend([i.nodeid, list(bsi_of(i))] for i in session.items)
-rc = pytest.main(sys.argv[1:] + ["--collect-only", "-q", "-p", "testinfra.plugin", "-p", "hubkit.verify_plugin",
+rc = pytest.main(sys.argv[1:] + ["--collect-only", "-q", "-p", "testinfra.plugin", "-p", "hubkit.verify.plugin",
                                   "-p", "no:cacheprovider"], plugins=[P()])
 print("JSON" + json.dumps(items))
 sys.exit(rc)

@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from hubkit.verify_plugin import expect, expect_equal, not_applicable, snapshot
+from hubkit.verify.plugin import expect, expect_equal, not_applicable, snapshot
 
 # Listening sockets each role may have: (proto, port, process, scope).
 # scope: "any" (all addresses), "loopback", "mgmt" (the host's mgmt address),

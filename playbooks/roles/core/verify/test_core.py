@@ -16,7 +16,7 @@ from __future__ import annotations
 import pytest
 
 from hubkit import concentrator as cc
-from hubkit.verify_plugin import expect, snapshot
+from hubkit.verify.plugin import expect, snapshot
 
 FILE_MARK = "==> "
 # One list of the peer files with their text (public keys and addresses only, nothing secret).

@@ -16,7 +16,7 @@ import pytest
 import yaml
 
 from hubkit import nftcompare
-from hubkit.verify_plugin import context, expect, expect_equal, snapshot
+from hubkit.verify.plugin import context, expect, expect_equal, snapshot
 
 RULESET = "/etc/nftables.conf"
 HANDSHAKE_MAX_AGE = 180  # s: WireGuard re-handshakes every 2 min while traffic (keepalive) flows

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from hubkit import ios_check
-from hubkit.verify_plugin import expect
+from hubkit.verify.plugin import expect
 
 PROBE_PORT_PREFIX = "hkprb"  # verify's own DHCP probe ports (playbooks/probes/test_probes.py)
 

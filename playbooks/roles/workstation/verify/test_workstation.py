@@ -11,7 +11,7 @@ import shlex
 import pytest
 
 from hubkit import nftcompare
-from hubkit.verify_plugin import expect, expect_equal, snapshot
+from hubkit.verify.plugin import expect, expect_equal, snapshot
 
 
 @pytest.fixture(scope="module")

@@ -17,12 +17,12 @@ from hubkit import __version__
 from hubkit.atomic import write_json
 from hubkit.errors import FindingsError, HubkitError, PrerequisiteError, UsageError
 from hubkit.digest import file_hash, tree_hash
-from hubkit.journal import digest
+from hubkit.open.journal import digest
 from hubkit.paths import PLAYBOOKS, STACKS, TEMPLATES
-from hubkit.pipeline import RunContext, Skipped, Step
+from hubkit.open import RunContext, Skipped, Step
 from hubkit.runs import runs_dir
 
-AUDIT_SRC = Path(__file__).resolve().parent / "audit"
+AUDIT_SRC = Path(__file__).resolve().parents[1] / "audit"
 
 
 def _fleet(ctx: RunContext):
@@ -91,9 +91,9 @@ def _no_lab(ctx: RunContext) -> str | None:
 def _validate_inputs(ctx):
     rec = _reload(ctx).hub(ctx.hub_id)
     return {"layers": {p: file_hash(Path(ctx.fleet_root) / p) for p in rec.layers},
-            "rules": tree_hash(Path(__file__).resolve().parent / "rules"),
-            "loader": tree_hash(Path(__file__).resolve().parent / "fleet"),
-            "model": file_hash(Path(__file__).resolve().parent / "model.py"), "version": __version__}
+            "rules": tree_hash(Path(__file__).resolve().parents[1] / "rules"),
+            "loader": tree_hash(Path(__file__).resolve().parents[1] / "fleet"),
+            "model": file_hash(Path(__file__).resolve().parents[1] / "model.py"), "version": __version__}
 
 
 def _validate(ctx):
@@ -130,7 +130,7 @@ def _render_inputs(ctx):
     from hubkit.secrets import read_public_key
     return {"hub": _hub_json(ctx), "public_key": read_public_key(ctx.fleet_root, ctx.hub_id),
             "templates": tree_hash(TEMPLATES),
-            "render_code": tree_hash(Path(__file__).resolve().parent / "render"),
+            "render_code": tree_hash(Path(__file__).resolve().parents[1] / "render"),
             "version": __version__}
 
 

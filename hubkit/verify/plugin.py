@@ -1,6 +1,6 @@
 """pytest plugin shared by the role suites and the hub probes.
 
-Loaded with ``-p hubkit.verify_plugin``.  It gives the suites what they
+Loaded with ``-p hubkit.verify.plugin``.  It gives the suites what they
 compare the hosts against (the hub model, ``hubkit.topology`` and the
 rendered tree), registers the ``bsi`` marker, and reports each check's
 outcome as JSON for ``hubkit.verify`` (never parsed from screen text).

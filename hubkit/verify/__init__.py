@@ -8,7 +8,7 @@ How a run works:
      ``--hosts ssh://<host>``; hosts of one role share a process beyond two
      processes per core) plus one for the hub-wide probes; each multiplexes
      over the host's master, so there is one connection per host;
-  4. merge the outcomes that ``hubkit.verify_plugin`` wrote as JSON.
+  4. merge the outcomes that ``hubkit.verify.plugin`` wrote as JSON.
 
 Each pytest process is built as a value (``PytestRun``: cmd/env) first, so a
 failing run's message can name its command.
@@ -34,7 +34,7 @@ from hubkit.errors import FindingsError, HubkitError, PrerequisiteError, UsageEr
 from hubkit.paths import PLAYBOOKS
 from hubkit.runs import runs_dir
 from hubkit.topology import build as build_topology
-from hubkit.verify_report import HUB_HOST, Check, VerifyResult
+from hubkit.verify.report import HUB_HOST, Check, VerifyResult
 
 log = logging.getLogger(__name__)
 log.addHandler(logging.NullHandler())
@@ -193,7 +193,7 @@ def plan_runs(target: Target, workdir: Path, ssh_config: Path | None, extra_args
     ini = workdir / "pytest.ini"
     ini.write_text("[pytest]\n")
     # Plugin autoload is off (see _execute): testinfra and ours are named here.
-    base = [*_prefix(target), sys.executable, "-m", "pytest", "-p", "testinfra.plugin", "-p", "hubkit.verify_plugin",
+    base = [*_prefix(target), sys.executable, "-m", "pytest", "-p", "testinfra.plugin", "-p", "hubkit.verify.plugin",
             "-p", "no:cacheprovider", "-c", str(ini), "--rootdir", str(PLAYBOOKS),
             "--import-mode=importlib", "-q", "--no-header", "-rN", "-o", "console_output_style=classic",
             "--hubkit-context", str(workdir / "context.json")]
@@ -349,7 +349,7 @@ def parse_report(path: Path) -> list[Check] | None:
 
 def save_last(fleet_root: Path, result: VerifyResult) -> Path:
     """Persist the last result for the audit step (atomic; no secrets are in it)."""
-    from hubkit.verify_report import dumps
+    from hubkit.verify.report import dumps
     path = runs_dir(fleet_root, result.hub_id) / "verify.json"
     write_atomic(path, dumps(result))
     return path

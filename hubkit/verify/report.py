@@ -1,6 +1,6 @@
 """Results of `hubkit verify`: the check record, and its JSON, JUnit and text forms.
 
-The pytest processes write their outcomes through ``hubkit.verify_plugin`` as
+The pytest processes write their outcomes through ``hubkit.verify.plugin`` as
 JSON (never screen text); this module merges them and formats them.  All
 output is deterministic: checks sorted by host then id, JSON with sorted keys,
 no timestamps.

@@ -16,7 +16,7 @@ instead of a summary when it deliberately did not do its work (``open
 reason is carried into later runs that skip the step because nothing changed.
 
 The real steps, which call the other parts' Python APIs, are built in
-``hubkit.open_steps``; this module stays testable with toy steps.
+``hubkit.open.steps``; this module stays testable with toy steps.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from hubkit.errors import HubkitError, PrerequisiteError, UsageError
-from hubkit.journal import FAILED, INTERRUPTED, OK, SKIPPED, Journal, digest, journal_path
+from hubkit.open.journal import FAILED, INTERRUPTED, OK, SKIPPED, Journal, digest, journal_path
 
 # A site's cloud services come before its hosts are touched; in the lab, the cloud
 # step needs the lab's Keycloak, which starts with the lab.
