@@ -20,6 +20,10 @@ _IGNORE = shutil.ignore_patterns("__pycache__", "*.pyc", "*.pyo", ".pytest_cache
 
 class BuildWithData(build_py):
     def run(self):
+        if not getattr(self, "editable_mode", False):
+            # `pip wheel .` builds in the checkout's build/: a module renamed or removed since the
+            # last build would otherwise stay in build/lib and ship in the wheel.
+            shutil.rmtree(Path(self.build_lib) / "hubkit", ignore_errors=True)
         super().run()
         if getattr(self, "editable_mode", False):
             return

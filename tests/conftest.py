@@ -34,3 +34,11 @@ def run_cli():
         return CliRunner().invoke(cli, argv, env=env, catch_exceptions=False)
 
     return run
+
+
+@pytest.fixture(scope="session")
+def zeitz_lab(tmp_path_factory):
+    """The session's one converged Zeitz lab (tests.verify.labkit.SHARED_HUB): configure, verify
+    and hardening lab tests read it, and any test that breaks something repairs it before it ends."""
+    from tests.verify import labkit
+    yield from labkit.converged(tmp_path_factory, labkit.SHARED_HUB, labkit.SHARED_VAULT_PASSWORD)

@@ -132,7 +132,7 @@ def _stand_in(col, in_lab: bool) -> str | None:
         return None
     return (f"{s.note()}. The switch rows' live evidence comes from that Linux stand-in, not from "
             f"the {s.dialect} device; the {s.dialect} config itself is evidenced by the static "
-            "switch.ios_* items.")
+            "switch.ios:* items.")
 
 
 CLOUD_SERVICES = "The hub's cloud services (identity group and users, DNS zone, backup container, monitoring)"

@@ -135,11 +135,18 @@ def lab(tmp_path_factory):
         hk(root, "lab", "down", HUB)
 
 
-def test_a_plan_with_no_change_leads_to_an_apply_that_changes_nothing(lab):
+def test_a_plan_with_no_change_is_refused_once_the_fleet_changed_and_applies_when_it_is_back(lab):
     doc = plan(lab)
     assert doc["target"] == "lab" and doc["cloud"]["mode"] == "preview"
     assert doc["summary"]["changes"] is False, doc["summary"]
-    res = apply(lab)
+    hub = Path(lab) / "hubs" / f"{HUB}.yaml"
+    original = hub.read_text()
+    hub.write_text(original + "# reviewed\n")
+    r = hk(lab, "apply", HUB, "--lab")
+    assert r.returncode == 1 and "the fleet changed since the plan was made (layers differ)" in r.stderr, r.stderr
+    assert "Traceback" not in r.stderr
+    hub.write_text(original)
+    res = apply(lab)  # the same inputs again: the plan is valid again (a hash of content, not of time)
     assert res["hosts_changed"] == {} and res["cloud"] == {}, res
     assert res["as_planned"] and res["ok"], res["verify"]
 
@@ -155,11 +162,14 @@ def test_joiner_and_moved_workstation_as_planned(lab):
               "  - {username: zz-staff03, full_name: Staff Member Three, role: staff}\n"))
     hk(lab, "secrets", "init", HUB, check=True)  # the joiner's initial password
     pw = passwords(lab)
-    md = hk(lab, "plan", HUB, "--lab", "--format", "markdown", check=True).stdout
+    # One plan run: the merge-request comment on stdout, the plan document in --out.
+    saved = Path(lab).parent / "joiner-plan.json"
+    md = hk(lab, "plan", HUB, "--lab", "--format", "markdown", "--out", str(saved), check=True).stdout
     for heading in ("### hubkit plan: `hkch-zeitz` (lab)", "#### Rendered files", "#### Hosts", "#### Cloud"):
         assert heading in md.splitlines(), md
     assert "- **zeitz-ws02**" in md and "- **zeitz-ws04**" in md and "`hkch-zeitz-user-zz-staff03`" in md
-    doc = plan(lab)
+    doc = json.loads(saved.read_text())
+    jsonschema.validate(doc, SCHEMA)
     tasks = planned_tasks(doc)
     assert "Create the staff account (initial password only when created)" in tasks["zeitz-ws04"]
     assert {"Lock the accounts of staff no longer on this workstation at once",
@@ -174,19 +184,6 @@ def test_joiner_and_moved_workstation_as_planned(lab):
     assert works_with_change_forced(try_login("zeitz-ws04", "zz-staff01", pw["zz-staff01"]))
     # The former holder of ws02 has no login there any more.
     assert "does not exist" in try_login("zeitz-ws02", "zz-staff01", pw["zz-staff01"])
-
-
-def test_a_plan_is_refused_once_the_fleet_changed_and_applies_when_it_is_back(lab):
-    plan(lab)
-    hub = Path(lab) / "hubs" / f"{HUB}.yaml"
-    original = hub.read_text()
-    hub.write_text(original + "# reviewed\n")
-    r = hk(lab, "apply", HUB, "--lab")
-    assert r.returncode == 1 and "the fleet changed since the plan was made (layers differ)" in r.stderr, r.stderr
-    assert "Traceback" not in r.stderr
-    hub.write_text(original)
-    res = apply(lab)  # the same inputs again: the plan is valid again (a hash of content, not of time)
-    assert res["hosts_changed"] == {} and res["as_planned"], res
 
 
 def test_leaver_is_locked_out_everywhere_and_verify_proves_the_absence(lab):

@@ -1,9 +1,9 @@
 """Fixtures of the configure tests.
 
-Lab ids are hub ids, so the test fleet renames Zeitz to ``hkcf-zeitz``: the
-tests never touch a lab an engineer (or another test area) runs.  One
-converged lab is shared by the whole session; tests that break something
-repair it before they end.
+Lab ids are hub ids, so the test fleet renames Zeitz (labkit.SHARED_HUB): the
+tests never touch a lab an engineer runs.  One converged lab is shared by the
+whole session, with the verify and hardening lab tests; tests that break
+something repair it before they end.
 """
 
 from __future__ import annotations
@@ -18,10 +18,11 @@ from pathlib import Path
 import pytest
 
 from hubkit.scaffold import init_single_hub_fleet
+from tests.verify import labkit
 
 HUBKIT = str(Path(sys.executable).with_name("hubkit"))
-LAB_HUB = "hkcf-zeitz"
-VAULT_PASSWORD = "hkcf-test-vault-password"
+LAB_HUB = labkit.SHARED_HUB
+VAULT_PASSWORD = labkit.SHARED_VAULT_PASSWORD
 
 
 def make_fleet(root: Path) -> Path:
@@ -58,25 +59,10 @@ def rendered_fleet(tmp_path) -> Path:
 
 
 @pytest.fixture(scope="session")
-def converged_lab(tmp_path_factory):
-    """The shared lab: rendered, up and converged once for the session."""
-    if not sys.platform.startswith("linux") or os.geteuid() != 0:
-        pytest.skip("lab tests need root on Linux")
+def converged_lab(zeitz_lab):
+    """The session's shared converged lab (tests/conftest.py ``zeitz_lab``)."""
     from hubkit import lab
-    from hubkit.lab import image
-    if image.current() is None:
-        pytest.fail("no lab base image: run 'bash .ci/setup --lab' (hubkit lab image build) first")
-    fleet = make_fleet(tmp_path_factory.mktemp("cflab") / "fleet")
-    hubkit(fleet, "secrets", "init", LAB_HUB, check=True)
-    hubkit(fleet, "render", LAB_HUB, check=True)
-    if lab.load(LAB_HUB) is not None:
-        lab.down(LAB_HUB)  # a leftover of an interrupted run
-    hubkit(fleet, "lab", "up", LAB_HUB, check=True)
-    rc, first, err = configure_json(fleet)
-    try:
-        yield {"fleet": fleet, "first": (rc, first, err), "info": lab.load(LAB_HUB)}
-    finally:
-        lab.down(LAB_HUB)
+    return {"fleet": zeitz_lab.fleet, "first": zeitz_lab.first_run, "info": lab.load(LAB_HUB)}
 
 
 def lab_exec(host: str, *cmd: str, check: bool = True) -> subprocess.CompletedProcess:

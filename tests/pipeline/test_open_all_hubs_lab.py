@@ -82,7 +82,7 @@ def test_vendor_switch_stand_in_is_said_in_output_journal_and_audit(opened):
     assert "switch/cisco-ios.cfg: 8 static checks passed" in configure["message"]
     assert note in configure["message"] and doc["scope"]["stand_in"].startswith(note)
     assert 'id="stand-in"' in report and note in report
-    ios = [e for e in doc["evidence"] if e["id"].startswith("switch.ios_")]
+    ios = [e for e in doc["evidence"] if e["id"].startswith("switch.ios:")]
     assert len(ios) == 8 and all(e["ok"] for e in ios)
     # verify's switch suite ran against the stand-in, including the IOS comparison.
     sw = {c["id"]: c["status"] for c in doc["verify"]["result"]["checks"] if c["host"] == hub.switch.hostname}

@@ -1,5 +1,6 @@
 """End to end in the lab: open → report without fail rows; re-run skips; kill -9 resumes;
-a stale peer on the concentrator; decommission removes the hub's peer before the lab goes.
+a stale peer on the concentrator; the audit's live checks (rows 11, 13, 17) red on drift and
+green after configure; decommission removes the hub's peer before the lab goes.
 
 One lab serves the whole module (CI time): the tests run in file order and
 build on each other.  The hub is renamed (``hkdc-ot``) so that a lab an
@@ -118,6 +119,32 @@ def test_open_killed_during_configure_resumes_and_reports_no_failed_checks(lab_f
     assert len(core) >= 7 and all(c["status"] == "passed" for c in core), core
 
 
+def test_rows_with_live_checks_pass_from_live_evidence(lab_fleet):
+    """The audit of that opening: rows with live checks pass from live evidence, the new live checks
+    (row 11 routing, 13 log forwarding, 17 running config = build) among them."""
+    doc = evidence(lab_fleet)
+    by = {row["num"]: row for row in doc["bsi"]}
+    manual = {19, 20, 21, 24, 25}
+    # Row 18: the lab keeps apt's timers off (offline), so the daily run is not shown: designed, naming it.
+    assert by[18]["status"] == "designed" and "common::test_apt_timers_enabled" in by[18]["note"]
+    for n, row in by.items():
+        if n in manual:
+            assert row["status"] == "manual", (n, row["note"])
+        elif n != 18:
+            assert row["status"] == "pass" and row["basis"] == "live", (n, row["note"])
+            assert row["live"] and all(s["state"] in ("passed", "not applicable") for s in row["live"]), row
+    states = {s["id"]: s["state"] for n in (11, 13, 17) for s in by[n]["live"]}
+    assert states["router::test_no_dynamic_routing"] == "passed"
+    assert states["router::test_running_config_matches_build"] == "passed"
+    assert states["logs::test_logs_reach_central_sink"] == "passed"
+    # The guest host's logs cannot reach the sink by design: said, not hidden.
+    assert "zeitz-gw01 is on the guest segment" in next(s for s in by[13]["live"]
+                                                      if s["id"] == "logs::test_logs_reach_central_sink")["detail"]
+    assert doc["scope"]["rows"]["pass"] and doc["scope"]["secret_scan"]["ran"] is True
+    assert doc["archive"]["path"].startswith("builds/") and \
+        (lab_fleet / "audit" / HUB / doc["archive"]["path"]).is_file()
+
+
 def test_second_open_skips_every_step(lab_fleet):
     r = run(lab_fleet, "open", HUB, "--lab", "--yes")
     assert r.returncode == 0, r.stderr
@@ -136,21 +163,16 @@ def test_status_shows_the_open_hub(lab_fleet):
     assert row["cloud"]["mode"] == "provisioned" and row["cloud"]["provisioned"]
 
 
-def test_no_secret_in_any_output_log_or_journal(lab_fleet):
-    texts = all_text_under(lab_fleet)
-    assert ".hubkit/runs/" + HUB + "/configure.log" in texts
-    for secret in secret_values(lab_fleet, HUB):
-        for name, text in texts.items():
-            assert secret not in text, f"secret in {name}"
-        assert all(secret not in log for log in LOGS)
+def on(host: str, cmd: str) -> str:
+    from hubkit.lab import exec_argv
+    r = subprocess.run(exec_argv(HUB, host, ["sudo", "sh", "-c", cmd]), capture_output=True, text=True,
+                       timeout=60)
+    assert r.returncode == 0, f"{host}: {cmd}: {r.stderr}"
+    return r.stdout
 
 
 def on_core(cmd: str) -> str:
-    from hubkit.lab import exec_argv
-    r = subprocess.run(exec_argv(HUB, CORE, ["sudo", "sh", "-c", cmd]), capture_output=True, text=True,
-                       timeout=60)
-    assert r.returncode == 0, f"{CORE}: {cmd}: {r.stderr}"
-    return r.stdout
+    return on(CORE, cmd)
 
 
 CORE_CHECKS = "test_peer_files or test_live_peers or test_hub_peer or test_routes_into or test_central_service"
@@ -181,6 +203,77 @@ def test_stale_peer_on_the_concentrator_fails_the_core_suite_until_configure(lab
     rc, checks = core_verify(lab_fleet)
     assert rc == 0 and checks and all(c["status"] == "passed" for c in checks.values()), checks
     assert STALE_NET not in on_core("wg show wg0 allowed-ips; ip -o -4 route show dev wg0")
+
+
+def verify(root, keyword: str) -> dict[str, dict]:
+    r = run(root, "verify", HUB, "--lab", "--json", "-k", keyword)
+    assert r.returncode in (0, 1), r.stdout + r.stderr
+    return {f'{c["host"]} {c["id"]}': c for c in json.loads(r.stdout)["checks"]}
+
+
+def rows(root) -> dict[int, dict]:
+    return {r["num"]: r for r in evidence(root)["bsi"]}
+
+
+# The audit's live checks turn red on a drift that breaks them, then green again (rows 11, 17, 13).
+RT, WS = "zeitz-rt01", "zeitz-ws01"
+
+
+def test_a_routing_daemon_fails_row_11(lab_fleet):
+    root = lab_fleet
+    # A stand-in for a BGP speaker: something listening on TCP 179.
+    pid = on(RT, "nohup python3 -c 'import socket,time; s=socket.socket(); "
+                 "s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind((\"0.0.0.0\", 179)); s.listen(); "
+                 "time.sleep(300)' >/dev/null 2>&1 & echo $!").strip()
+    try:
+        checks = verify(root, "test_no_dynamic_routing")
+        c = checks[f"{RT} router::test_no_dynamic_routing"]
+        assert c["status"] == "failed" and "listening: tcp 0.0.0.0:179" in c["message"], c
+    finally:
+        on(RT, f"kill {pid}; while kill -0 {pid} 2>/dev/null; do sleep 0.1; done")
+    assert verify(root, "test_no_dynamic_routing")[f"{RT} router::test_no_dynamic_routing"]["status"] == "passed"
+
+
+def test_a_hand_edited_dnsmasq_config_fails_row_17_until_configure(lab_fleet):
+    root = lab_fleet
+    on(RT, "echo 'log-queries' >> /etc/dnsmasq.d/hubkit.conf && systemctl restart dnsmasq")
+    checks = verify(root, "test_running_config_matches_build")
+    c = checks[f"{RT} router::test_running_config_matches_build"]
+    assert c["status"] == "failed" and "/etc/dnsmasq.d/hubkit.conf: sha256" in c["message"], c
+    # A full verify is what the audit reads (a -k run is not saved).
+    assert run(root, "verify", HUB, "--lab").returncode == 1
+    r = run(root, "audit", HUB, "--lab")
+    assert r.returncode == 1 and rows(root)[17]["status"] == "fail", r.stdout
+    r = run(root, "configure", HUB, "--lab")
+    assert r.returncode == 0, r.stderr[-3000:]
+    checks = verify(root, "test_running_config_matches_build")
+    assert checks[f"{RT} router::test_running_config_matches_build"]["status"] == "passed"
+
+
+def test_a_host_that_forwards_its_logs_elsewhere_fails_row_13(lab_fleet):
+    root = lab_fleet
+    # Forwarding to the concentrator's management address, where no sink listens.  (Stopping rsyslog
+    # is no drift: syslog.socket starts it again on the next message.)
+    conf = "/etc/rsyslog.d/90-hubkit-forward.conf"
+    on(WS, f"cp {conf} /root/forward.bak && sed -i 's/target=\"[^\"]*\"/target=\"10.0.0.1\"/' {conf} "
+           "&& systemctl restart rsyslog")
+    try:
+        checks = verify(root, "test_logs_reach_central_sink")
+        assert checks[f"hub logs::test_logs_reach_central_sink[{WS}]"]["status"] == "failed"
+        assert checks[f"hub logs::test_logs_reach_central_sink[{RT}]"]["status"] == "passed"
+    finally:
+        on(WS, f"mv /root/forward.bak {conf} && systemctl restart rsyslog")
+    checks = verify(root, "test_logs_reach_central_sink")
+    assert checks[f"hub logs::test_logs_reach_central_sink[{WS}]"]["status"] == "passed"
+
+
+def test_no_secret_in_any_output_log_or_journal(lab_fleet):
+    texts = all_text_under(lab_fleet)
+    assert ".hubkit/runs/" + HUB + "/configure.log" in texts
+    for secret in secret_values(lab_fleet, HUB):
+        for name, text in texts.items():
+            assert secret not in text, f"secret in {name}"
+        assert all(secret not in log for log in LOGS)
 
 
 def test_decommission_removes_the_peer_from_dc_core_before_the_lab_goes(lab_fleet, monkeypatch):

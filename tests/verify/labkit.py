@@ -53,9 +53,17 @@ class Lab:
         return json.loads(r.stdout)
 
 
-def converged(tmp_path_factory, hub: str):
-    """Generator for a module fixture: a fleet with the Zeitz example renamed ``hub``, its lab up
-    and converged (the first run's record in ``lab.first``), always taken down afterwards."""
+# The one converged Zeitz lab of the session (tests/conftest.py ``zeitz_lab``), shared by the
+# configure, verify and hardening lab tests: each converge costs a minute or two of CI, and
+# those tests only read the lab or repair what they break before they end.
+SHARED_HUB = "hkzt-zeitz"
+SHARED_VAULT_PASSWORD = "hkzt-test-vault-password"
+
+
+def converged(tmp_path_factory, hub: str, vault_password: str | None = None):
+    """Generator for a fixture: a fleet with the Zeitz example renamed ``hub``, its lab up and
+    converged (the first run as ``lab.first_run`` = (rc, record, stderr), the record also as
+    ``lab.first``), always taken down afterwards."""
     import secrets
 
     from hubkit import lab as hklab
@@ -63,14 +71,21 @@ def converged(tmp_path_factory, hub: str):
     prereqs()
     root = tmp_path_factory.mktemp(hub) / "fleet"
     init_single_hub_fleet(root, hub)
-    lab = Lab(root, {**os.environ, "CI": "true", "HUBKIT_VAULT_PASSWORD": secrets.token_urlsafe(16)}, hub)
+    pw = vault_password or secrets.token_urlsafe(16)
+    lab = Lab(root, {**os.environ, "CI": "true", "HUBKIT_VAULT_PASSWORD": pw}, hub)
     if hklab.load(hub) is not None:
         hklab.down(hub)  # a leftover of an interrupted run
     lab.hubkit("secrets", "init", hub, check=True)
     lab.hubkit("render", hub, check=True)
     lab.hubkit("lab", "up", hub, check=True)
     try:
-        lab.first = lab.configure()
+        r = lab.hubkit("configure", hub, "--lab", "--json")
+        try:
+            lab.first = json.loads(r.stdout)
+        except ValueError:
+            raise AssertionError(f"configure --json printed no JSON (exit {r.returncode}):\n"
+                                 f"{r.stdout}\n{r.stderr}") from None
+        lab.first_run = (r.returncode, lab.first, r.stderr)
         yield lab
     finally:
         hklab.down(hub)

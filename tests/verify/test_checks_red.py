@@ -158,7 +158,7 @@ RED = {
         {"wg_hs": out("", 1, "Unable to access interface: No such device")}, z[3], z[0], z[1]),
     "router::test_no_dynamic_routing": lambda z: ROUTER.test_no_dynamic_routing(
         {"procs": out("systemd\nbird\n"), "ss": out(""), "routes": out("[]")}),
-    "router::test_running_config_matches_build": lab("tests/pipeline/test_audit_lab.py::"
+    "router::test_running_config_matches_build": lab("tests/pipeline/test_open_lab.py::"
                                                      "test_a_hand_edited_dnsmasq_config_fails_row_17_until_configure"),
     "switch::test_bridge_per_segment": lambda z: SWITCH.test_bridge_per_segment({}, z[1]),
     "switch::test_ports_on_model_bridge": lambda z: SWITCH.test_ports_on_model_bridge(

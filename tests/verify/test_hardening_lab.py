@@ -1,8 +1,9 @@
 """Hardening and guest isolation in one real lab (issue 16, section 3): Lynis, SSH, the guest scan.
 
-One lab for the module (CI budget), the Zeitz example renamed ``hkhd-zeitz``: it is
-converged twice (the second run must change nothing), verified green, scanned by
-Lynis, then each drift case turns its probe red and `hubkit configure` repairs it.
+The session's shared converged Zeitz lab (CI budget, tests/conftest.py ``zeitz_lab``): Lynis
+scans it, then each drift case turns its probe red and `hubkit configure` repairs it.  That
+the hardening tasks are idempotent and run in check mode is tests/configure/test_configure_lab.py
+(the same roles); that the new probes pass on a converged lab is test_verify_lab.py's green run.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from tests.verify import labkit
 
 pytestmark = [pytest.mark.lab, pytest.mark.slow]
 
-HUB = "hkhd-zeitz"
+HUB = labkit.SHARED_HUB
 MIN_INDEX = 80
 # Hosts the issue holds to the Lynis index: the router and every workstation.
 LYNIS_HOSTS = ["zeitz-rt01", "zeitz-ws01", "zeitz-ws02", "zeitz-ws03", "zeitz-ws04", "zeitz-gw01"]
@@ -25,28 +26,11 @@ def red(doc) -> dict[str, str]:
     return {f'{c["host"]} {c["id"]}': c["message"] for c in doc["checks"] if c["status"] in ("failed", "error")}
 
 
-@pytest.fixture(scope="module")
-def lab(tmp_path_factory):
-    yield from labkit.converged(tmp_path_factory, HUB)
-
-
-def test_hardening_converges_and_a_second_run_changes_nothing(lab):
-    assert all(h["failed"] == 0 and h["unreachable"] == 0 for h in lab.first["hosts"].values()), lab.first
-    again = lab.configure()
-    assert {h: c["changed"] for h, c in again["hosts"].items() if c["changed"]} == {}, again["changed_tasks"]
-    # Check mode runs every task (the apt-source read and the firewall drift probe included).
-    r = lab.hubkit("configure", HUB, "--lab", "--check", "--json")
-    dry = json.loads(r.stdout)
-    assert r.returncode == 0 and {h: c for h, c in dry["hosts"].items() if c["failed"] or c["changed"]} == {}
-
-
-def test_converged_lab_verifies_green_with_the_new_probes(lab):
-    rc, doc = lab.verify()
-    assert red(doc) == {} and rc == 0
-    passed = {c["id"] for c in doc["checks"] if c["status"] == "passed"}
-    assert "probes::test_fresh_guest_reaches_only_its_gateway" in passed
-    assert {f"probes::test_ssh_negotiates_only_the_policy[{h}]" for h in
-            ["zeitz-rt01", "zeitz-sw01", "zeitz-ws01", "zeitz-ws02", "zeitz-ws03", "zeitz-ws04", "zeitz-gw01"]} <= passed
+@pytest.fixture
+def lab(zeitz_lab):
+    """The session's shared converged Zeitz lab (tests/conftest.py): every test here that breaks
+    something repairs it before it ends."""
+    return zeitz_lab
 
 
 def test_lynis_hardening_index_on_router_and_workstations(lab):
