@@ -146,10 +146,9 @@ def _render(ctx):
     return f"{res.files} files, " + ("written" if res.written else "unchanged")
 
 
-# The cloud step either provisions (the real site), plans offline only (the lab:
-# nothing is provisioned there yet) or is skipped (--skip-cloud).  Which one is
-# decided by ``_cloud_mode`` alone, so a lab that provisions against its own
-# Keycloak later is one more mode here, not a new step.
+# The cloud step either provisions (a real site: every part; the lab: the identity part
+# against the lab's own Keycloak, the rest in the offline plan) or is skipped
+# (--skip-cloud).  Which one is decided by ``_cloud_mode`` alone.
 
 def _cloud_mode(ctx) -> str:
     """skipped (--skip-cloud) or provisioned: at a site every part, in the lab the identity
