@@ -11,8 +11,10 @@ as it is right after a clone):
           and only that hub's tree is rewritten (checked: the other trees keep
           their inode, the changed hub's tree is new)
 
-Baseline, measured in the same run: (b) a bare Jinja2 loop rendering the same
-templates with the same prepared contexts (no validation, manifest, writes).
+Baselines, measured in the same run: (b) a bare Jinja2 loop rendering the same
+templates with the same prepared contexts (no validation, manifest, writes);
+(fs) a bare Python loop making the same directories and files (same sizes) on
+the same disk: the filesystem's own floor for the full render.
 Each figure is printed with its ratio to (b).  ``--tmpfs`` adds the full
 render with the fleet on /dev/shm, labelled as such.  The fleet comes from
 bench/validate_fleet.py's generator.
@@ -86,6 +88,26 @@ def _bare_loop(root: Path):
     return run, sum(len(c) for c in contexts)
 
 
+def _fs_floor(build: Path, scratch: Path) -> float:
+    """(fs): the directories and files of the rendered build/ (same paths, same sizes) made
+    again by a bare Python loop on the same disk: what the filesystem alone costs."""
+    dirs, files = [], []
+    for dirpath, _dirs, names in os.walk(build):
+        rel = os.path.relpath(dirpath, build)
+        dirs.append(rel)
+        files += [(os.path.join(rel, n), os.path.getsize(os.path.join(dirpath, n))) for n in names]
+    shutil.rmtree(scratch, ignore_errors=True)
+    t0 = time.perf_counter()
+    for d in dirs:
+        os.makedirs(scratch / d, exist_ok=True)
+    for rel, size in files:
+        with open(scratch / rel, "wb") as f:
+            f.write(b"x" * size)
+    dt = time.perf_counter() - t0
+    shutil.rmtree(scratch)
+    return dt
+
+
 def _round(root: Path, hub_file: Path) -> dict[str, float]:
     build = root / "build"
     shutil.rmtree(build, ignore_errors=True)
@@ -103,7 +125,7 @@ def _round(root: Path, hub_file: Path) -> dict[str, float]:
     if changed != [hub_file.stem]:
         raise SystemExit(f"expected only {hub_file.stem}'s tree to be rewritten, got {changed[:5]}")
     _cli(root, "render", "--all")  # back to the original for the next round
-    return {"full": full, "check": check, "one": one}
+    return {"full": full, "check": check, "one": one, "fs": _fs_floor(build, root.parent / "fs-floor")}
 
 
 def main() -> int:
@@ -130,7 +152,7 @@ def main() -> int:
                 sroot = Path(stmp) / "fleet"
                 shutil.copytree(root, sroot, ignore=shutil.ignore_patterns("build"))
                 shm = min(_cli(sroot, "render", "--all", "--force") for _ in range(args.repeat))
-    best = {k: min(r[k] for r in rounds) for k in ("full", "check", "one", "b")}
+    best = {k: min(r[k] for r in rounds) for k in ("full", "check", "one", "b", "fs")}
     b = best["b"]
     print(f"hubs: {args.hubs}, template renders per full render: {n_files}, rounds: {args.repeat}, "
           f"disk: {args.dir}, CLI: {' '.join(HUBKIT)}")
@@ -141,10 +163,13 @@ def main() -> int:
     print(f"(one)   hubkit render --all, one hub changed:     {best['one']:.3f} s  "
           f"({best['one'] / b:.2f}x b; target <= 1.5 s; only that hub's tree rewritten: yes)")
     print(f"(b)     bare Jinja2 loop, same templates/contexts: {b:.3f} s  (in-process, no writes)")
+    print(f"(fs)    bare mkdir + write loop, the same {args.hubs} trees on {args.dir}: {best['fs']:.3f} s  "
+          f"(the disk's floor for (full); full/fs {best['full'] / best['fs']:.2f})")
     if shm is not None:
         print(f"(tmpfs) hubkit render --all --force, fleet on /dev/shm: {shm:.3f} s  ({shm / b:.2f}x b)")
     for i, r in enumerate(rounds):
-        print(f"  round {i}: full={r['full']:.3f} check={r['check']:.3f} one={r['one']:.3f} b={r['b']:.3f}")
+        print(f"  round {i}: full={r['full']:.3f} check={r['check']:.3f} one={r['one']:.3f} b={r['b']:.3f} "
+              f"fs={r['fs']:.3f}")
     return 0
 
 

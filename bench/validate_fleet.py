@@ -42,6 +42,9 @@ defaults:
   switch: {{dialect: linux-bridge, ports: 24, uplink_port: 24}}
   services:
     central: {{dns: [10.255.0.53], dns_suffix: {suffix}}}
+  admins:
+    - username: op-bench
+      ssh_keys: ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDJ83gAf/IKjs7USsrv0eqv52Z7jQ+4d50aoijl5Bi3l op-bench@ops.example.org"]
 """
 
 REGION_YAML = """\
