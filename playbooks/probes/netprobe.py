@@ -214,7 +214,7 @@ def dhcp(iface, timeout):
             break
         time.sleep(0.02)
 
-    def exchange(kind, extra, want, every):
+    def exchange(xid, kind, extra, want, every):
         # dnsmasq pings an address (~3 s) before it offers it; a resent DISCOVER is harmless.
         s.sendto(_dhcp_packet(mac, xid, kind, extra), ("255.255.255.255", 67))
         resend = time.monotonic() + every
@@ -228,18 +228,25 @@ def dhcp(iface, timeout):
             if not select.select([s], [], [], min(end, resend) - now)[0]:
                 continue
             got = _dhcp_parse(s.recvfrom(2048)[0])
-            if got and got[0] == xid and got[2].get(53) == bytes([want]):
+            if got and got[0] == xid and got[2].get(53) in [bytes([w]) for w in want]:
                 return got
 
-    offer = exchange(1, b"", 2, 1.0)
-    if offer is None:
-        return {"ok": False, "stage": "offer"}
-    _, yiaddr, opts = offer
-    server = opts.get(54, b"\0\0\0\0")
-    req = bytes([50, 4]) + socket.inet_aton(yiaddr) + bytes([54, 4]) + server
-    ack = exchange(3, req, 5, 2.0)
-    if ack is None:
-        return {"ok": False, "stage": "ack", "offered": yiaddr}
+    # Two clients on one segment can be offered the same address (dnsmasq derives it from the
+    # MAC, and an offer reserves nothing): the later REQUEST gets a NAK, and, as RFC 2131 says,
+    # the client starts again with a new DISCOVER.
+    while True:
+        offer = exchange(xid, 1, b"", (2,), 1.0)
+        if offer is None:
+            return {"ok": False, "stage": "offer"}
+        _, yiaddr, opts = offer
+        server = opts.get(54, b"\0\0\0\0")
+        req = bytes([50, 4]) + socket.inet_aton(yiaddr) + bytes([54, 4]) + server
+        ack = exchange(xid, 3, req, (5, 6), 2.0)
+        if ack is None:
+            return {"ok": False, "stage": "ack", "offered": yiaddr}
+        if ack[2].get(53) == bytes([5]):
+            break
+        xid = random.randrange(1, 0xFFFFFFFF)  # NAK
     _, yiaddr, opts = ack
 
     def ips(code):

@@ -146,3 +146,65 @@ def test_a_flushed_or_extra_rule_is_named_and_an_equal_ruleset_is_not():
                                      "expr": [{"accept": None}]}}]
     opened = (opened_js, want[1] + ["tcp dport 22 accept"])
     assert nftcompare.difference(want, opened) == "1 extra line(s): tcp dport 22 accept"
+
+
+# In a fresh netns: a veth pair, a DHCP server on one end that offers the same address to
+# everybody and NAKs the first REQUEST (as dnsmasq does when another client took that address
+# between offer and request), then offers another one; netprobe's client on the other end.
+DHCP_SCENE = r"""
+import socket, subprocess, sys, threading
+# This netns's own /sys/class/net (the client reads its MAC there); --mount keeps it private.
+for cmd in (["mount", "-t", "sysfs", "sysfs", "/sys"], ["ip", "link", "set", "lo", "up"], ["ip", "link", "add", "c0", "type", "veth", "peer", "name", "s0"],
+            ["ip", "link", "set", "c0", "up"], ["ip", "link", "set", "s0", "up"],
+            ["ip", "addr", "add", "10.9.0.1/24", "dev", "s0"],
+            # The server's address is local here too: c0 must accept it as a source.
+            ["sysctl", "-qw", "net.ipv4.conf.all.accept_local=1", "net.ipv4.conf.c0.accept_local=1"]):
+    subprocess.run(cmd, check=True)
+# Both ends are in this netns: a request may arrive looped back (not on s0), so the server
+# listens unbound and answers through a socket bound to s0; a request seen twice counts once.
+srv, out = (socket.socket(socket.AF_INET, socket.SOCK_DGRAM) for _ in range(2))
+for sock in (srv, out):
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_BROADCAST, 1)
+out.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, b"s0")
+srv.bind(("0.0.0.0", 67))
+out.bind(("10.9.0.1", 67))
+seen = []
+
+def reply(req, kind, addr):
+    opts = bytes([53, 1, kind, 54, 4]) + socket.inet_aton("10.9.0.1")
+    if kind != 6:
+        opts += bytes([1, 4, 255, 255, 255, 0, 3, 4, 10, 9, 0, 1, 6, 4, 10, 9, 0, 1, 51, 4, 0, 0, 14, 16])
+    pkt = bytes([2]) + req[1:16] + socket.inet_aton(addr) + req[20:236] + b"\x63\x82\x53\x63" + opts + b"\xff"
+    out.sendto(pkt, ("255.255.255.255", 68))
+
+def serve():
+    offered = "10.9.0.50"
+    while True:
+        req = srv.recv(2048)
+        kind = req[req.index(bytes([53, 1]), 240) + 2]
+        if (req[4:8], kind) in seen:
+            continue
+        seen.append((req[4:8], kind))
+        if kind == 1:
+            reply(req, 2, offered)
+        elif kind == 3 and [k for _x, k in seen].count(3) == 1:
+            reply(req, 6, "0.0.0.0")   # NAK: somebody else took it
+            offered = "10.9.0.51"
+        elif kind == 3:
+            reply(req, 5, offered)
+
+threading.Thread(target=serve, daemon=True).start()
+out = subprocess.run([sys.executable, sys.argv[1], "dhcp", "c0", "10"], capture_output=True, text=True)
+print(out.stdout, end=""); print(out.stderr, end="", file=sys.stderr)
+"""
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="a veth pair in a new netns and UDP 67/68 (root)")
+def test_dhcp_client_starts_again_after_a_nak():
+    r = subprocess.run(["unshare", "--net", "--mount", sys.executable, "-c", DHCP_SCENE, str(NETPROBE)],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    lease = json.loads(r.stdout.strip().splitlines()[-1])
+    assert lease["ok"] is True and lease["address"] == "10.9.0.51", lease
+    assert lease["router"] == ["10.9.0.1"] and lease["netmask"] == "255.255.255.0"
