@@ -6,7 +6,7 @@ Through the CLI, as a user runs it, against a fresh lab (hub ``hkbc-zeitz``):
              fresh database; the page cache holds the distribution after setup)
   (up)       `hubkit provision --lab`, first run: realm stack + hub stack created
   (noop)     the same again: refresh, nothing to change
-  (preview)  `hubkit plan --lab`: refresh + preview of both stacks
+  (preview)  `hubkit plan --lab --cloud-only`: refresh + preview of both stacks
   (destroy)  `hubkit destroy --lab --yes`
 
 Baseline, measured in the same run: (b) the hub's identity objects made with
@@ -92,7 +92,7 @@ def main() -> int:
                 kc = time.perf_counter() - t0
                 up = _cli(root, "provision", HUB, "--lab")
                 noop = _cli(root, "provision", HUB, "--lab")
-                preview = _cli(root, "plan", HUB, "--lab")
+                preview = _cli(root, "plan", HUB, "--lab", "--cloud-only")
                 destroy = _cli(root, "destroy", HUB, "--lab", "--yes")
                 b = _bare(root)
                 rounds.append({"kc": kc, "up": up, "noop": noop, "preview": preview, "destroy": destroy, "b": b})
@@ -104,7 +104,7 @@ def main() -> int:
     print(f"rounds: {args.repeat} (a fresh lab and Keycloak each); hub {HUB}, CLI {HUBKIT}")
     print(f"(kc)      Keycloak first start to answering:        {best['kc']:.2f} s")
     for key, label in (("up", "provision --lab, first run (2 stacks)"), ("noop", "provision --lab, no change"),
-                       ("preview", "plan --lab (refresh + preview)"), ("destroy", "destroy --lab --yes")):
+                       ("preview", "plan --lab --cloud-only (refresh + preview)"), ("destroy", "destroy --lab --yes")):
         print(f"({key}){' ' * (8 - len(key))}{label + ':':40} {best[key]:.2f} s  ({best[key] / b:.1f}x b)")
     print(f"(b)       plain admin-API calls for the same objects:  {b:.2f} s")
     for i, r in enumerate(rounds):
