@@ -21,3 +21,10 @@ def write(path: Path, text: str) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(textwrap.dedent(text))
     return path
+
+
+@pytest.fixture
+def lab(zeitz_lab):
+    """The lab tests' lab: the session's shared converged Zeitz lab (tests/conftest.py); every
+    test that breaks something repairs it before it ends."""
+    return zeitz_lab

@@ -26,13 +26,6 @@ def red(doc) -> dict[str, str]:
     return {f'{c["host"]} {c["id"]}': c["message"] for c in doc["checks"] if c["status"] in ("failed", "error")}
 
 
-@pytest.fixture
-def lab(zeitz_lab):
-    """The session's shared converged Zeitz lab (tests/conftest.py): every test here that breaks
-    something repairs it before it ends."""
-    return zeitz_lab
-
-
 def test_lynis_hardening_index_on_router_and_workstations(lab):
     from hubkit.lab import lynis
     scans = lynis.scan_all(HUB, LYNIS_HOSTS)

@@ -37,13 +37,6 @@ def messages(doc) -> dict:
     return {f'{c["host"]} {c["id"]}': c["message"] for c in doc["checks"] if c["status"] in ("failed", "error")}
 
 
-@pytest.fixture
-def lab(zeitz_lab):
-    """The session's shared converged Zeitz lab (tests/conftest.py): every test here that breaks
-    something repairs it before it ends."""
-    return zeitz_lab
-
-
 def test_no_lab_is_exit_3(tmp_path):
     labkit.prereqs()
     root = tmp_path / "fleet"
