@@ -48,14 +48,16 @@ JAVA_OPTS = "-XX:-UseG1GC -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Xms64m -Xmx7
 _PROBE = r"""
 import sys, time, urllib.request
 url, deadline = sys.argv[1], time.monotonic() + float(sys.argv[2])
-while time.monotonic() < deadline:
+ready = False
+while not ready and time.monotonic() < deadline:
     try:
         with urllib.request.urlopen(url, timeout=3) as r:
-            if r.status == 200:
-                raise SystemExit(0)
+            ready = r.status == 200
     except OSError:
+        pass
+    if not ready:
         time.sleep(0.5)
-raise SystemExit(1)
+print("ready" if ready else "not ready")
 """
 
 
@@ -195,7 +197,7 @@ def wait_ready(lab_id: str, timeout: float = READY_TIMEOUT) -> float:
     r = subprocess.run(["ip", "netns", "exec", st.get("netns_mgmt"), sys.executable, "-c", _PROBE,
                         f"{s.url}/realms/master/.well-known/openid-configuration", str(timeout)],
                        stdin=subprocess.DEVNULL, capture_output=True)
-    if r.returncode != 0:
+    if r.returncode != 0 or r.stdout.strip() != b"ready":
         raise HubkitError(f"Keycloak in lab {lab_id} did not answer within {timeout:.0f} s "
                           f"({state(lab_id)})", f"see {s.log}")
     return time.monotonic() - t0

@@ -261,3 +261,22 @@ def test_the_absence_check_is_red_for_each_thing_it_checks(facts, z):
     ok = dict(facts, staff_group=out("zz-lead\n"), shadow=out("zz-lead:$6$x\n"), leaver_archives=out(
         "/var/lib/hubkit/leavers/zz-x.tar.gz 600 root\n"))
     WORKSTATION.test_no_login_for_anyone_not_assigned_here(ok, z[2]["zeitz-ws01"])
+
+
+def _dnsmasq_ss(local: str, proto: str = "udp") -> dict:
+    return {"ss": out(f'{proto} UNCONN 0 0 {local} 0.0.0.0:* users:(("dnsmasq",pid=1,fd=9))\n')}
+
+
+@pytest.mark.parametrize("local", ["0.0.0.0:53", "0.0.0.0:1024", "0.0.0.0:32767", "10.255.0.2:40000", "[::]:53"])
+def test_dnsmasq_on_the_wildcard_below_the_forwarding_range_is_red(local, z):
+    with pytest.raises(pytest.fail.Exception):
+        ROUTER.test_dnsmasq_not_on_uplink(_dnsmasq_ss(local), z[1])
+
+
+def test_a_forwarded_querys_source_socket_is_not_a_listener(z):
+    # While a query to the central DNS is in flight, dnsmasq holds its source socket on
+    # the wildcard address (port >= min-port); the check caught one in CI once.
+    ROUTER.test_dnsmasq_not_on_uplink(_dnsmasq_ss("0.0.0.0:40125"), z[1])
+    ROUTER.test_dnsmasq_not_on_uplink(_dnsmasq_ss("0.0.0.0:67"), z[1])
+    with pytest.raises(pytest.fail.Exception):
+        ROUTER.test_dnsmasq_not_on_uplink(_dnsmasq_ss("0.0.0.0:40125", "tcp"), z[1])

@@ -120,6 +120,40 @@ def test_a_lasting_listener_is_reported_a_passing_client_socket_is_not(lab):
         lab.on("zeitz-ws04", "systemctl stop " + " ".join(units))
 
 
+# Random names (never cached), each forwarded by the router's dnsmasq to the central DNS.
+FORWARDING = "for i in $(seq 2000); do dig +short +tries=1 +time=1 @127.0.0.1 hk$i-$RANDOM.example.org; done"
+# The lab's central DNS answers at once (REFUSED: no recursion offline), so its answers are
+# held back for the test: each forwarded query then keeps its source socket open.
+HOLD = 'nft insert rule inet filter input udp sport 53 drop comment "hkdrift-hold"'
+RELEASE = ("h=$(nft -a list chain inet filter input | sed -n 's/.*hkdrift-hold.*# handle //p'); "
+           "[ -z \"$h\" ] || nft delete rule inet filter input handle $h")
+# A dnsmasq socket on the wildcard address other than DHCP (67).
+WILDCARD = "ss -Hlunp | grep dnsmasq | grep -Eo '0[.]0[.]0[.]0:[0-9]+' | grep -v ':67$' || true"
+
+
+def test_a_forwarded_query_in_flight_is_not_a_dnsmasq_listener(lab):
+    # CI once caught dnsmasq's source socket for a forwarded query (0.0.0.0:<random port>)
+    # and the router's checks called it a listener; min-port keeps those ports >= 32768.
+    lab.on("zeitz-rt01", HOLD)
+    try:
+        lab.on("zeitz-rt01", f"systemd-run --quiet --unit hkdrift-dig sh -c {shlex.quote(FORWARDING)}")
+        seen: set[int] = set()
+        for _ in range(50):
+            seen |= {int(s.rpartition(":")[2]) for s in lab.on("zeitz-rt01", WILDCARD).split()}
+            if seen:
+                break
+            time.sleep(0.1)
+        assert seen and min(seen) >= 32768, seen
+        rc, doc = lab.verify("-k", "dnsmasq_not_on_uplink or only_expected_listeners")
+        assert messages(doc) == {} and rc == 0
+        assert {c["id"] for c in doc["checks"] if c["host"] == "zeitz-rt01" and c["status"] == "passed"} == {
+            "router::test_dnsmasq_not_on_uplink", "common::test_only_expected_listeners"}
+        # Still in flight after the run: the checks saw the socket.
+        assert lab.on("zeitz-rt01", WILDCARD).split()
+    finally:
+        lab.on("zeitz-rt01", "systemctl stop hkdrift-dig || true; " + RELEASE)
+
+
 def test_drift_fails_exactly_its_checks_and_configure_repairs_it(lab):
     # 1. a rule flushed from the router's ruleset (the guest segment's anti-spoofing rule);
     handle = re.search(r'iifname "vl20" ip saddr != \S+ .*# handle (\d+)',
