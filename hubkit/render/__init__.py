@@ -178,12 +178,21 @@ def _render_one(rec, fleet_root: Path, root: Path, template_dir: Path) -> HubRes
 _JOB: tuple | None = None
 
 
-def _work(hub_id: str):
+def _job(hub_id: str) -> tuple:
+    """(hub record, fleet root, build root, template dir) of one hub of the current job."""
     recs, fleet_root, root, template_dir = _JOB
+    return recs[hub_id], fleet_root, root, template_dir
+
+
+def _work(hub_id: str):
     try:
-        return "ok", _render_one(recs[hub_id], fleet_root, root, template_dir)
+        return "ok", _render_one(*_job(hub_id))
     except HubkitError as e:  # exceptions lose their hint when pickled; send the parts
         return "error", type(e).__name__, e.message, e.hint
+
+
+def _check_work(hub_id: str):
+    return _up_to_date(*_job(hub_id))
 
 
 def _workers(n_hubs: int) -> int:
@@ -192,23 +201,23 @@ def _workers(n_hubs: int) -> int:
     return min(os.cpu_count() or 1, 8)
 
 
-def _check_work(hub_id: str):
-    recs, fleet_root, root, template_dir = _JOB
-    return _up_to_date(recs[hub_id], fleet_root, root, template_dir)
+def _in_workers(task, recs, fleet_root: Path, root: Path, template_dir: Path, n: int, chunksize: int):
+    """``task(hub_id)`` for each of ``recs``, in order, from ``n`` forked workers."""
+    global _JOB
+    _JOB = ({r.id: r for r in recs}, fleet_root, root, template_dir)
+    try:
+        with multiprocessing.get_context("fork").Pool(n) as pool:
+            yield from pool.imap(task, [r.id for r in recs], chunksize=chunksize)
+    finally:
+        _JOB = None
 
 
 def _up_to_date_all(recs, fleet_root: Path, root: Path, template_dir: Path) -> list:
     """``_up_to_date`` of each hub; a large fleet's ~70k file hashes in forked workers."""
-    global _JOB
     n = _workers(len(recs))
     if n == 1:
         return [_up_to_date(rec, fleet_root, root, template_dir) for rec in recs]
-    _JOB = ({r.id: r for r in recs}, fleet_root, root, template_dir)
-    try:
-        with multiprocessing.get_context("fork").Pool(n) as pool:
-            return pool.map(_check_work, [r.id for r in recs], chunksize=32)
-    finally:
-        _JOB = None
+    return list(_in_workers(_check_work, recs, fleet_root, root, template_dir, n, chunksize=32))
 
 
 def _split(recs, fleet_root: Path, root: Path, template_dir: Path, force: bool, progress):
@@ -237,7 +246,6 @@ def render_fleet(fleet, ids=(), all_hubs: bool = False, out: Path | None = None,
     in forked worker processes, one hub per task; each hub's tree is still
     swapped in atomically.
     """
-    global _JOB
     t0 = time.perf_counter()
     recs = _validated(fleet, ids, all_hubs)
     t1 = time.perf_counter()
@@ -255,17 +263,16 @@ def render_fleet(fleet, ids=(), all_hubs: bool = False, out: Path | None = None,
             results[rec.id] = _render_one(rec, fleet.root, root, template_dir)
     else:
         root.mkdir(parents=True, exist_ok=True)
-        _JOB = ({r.id: r for r in todo}, fleet.root, root, template_dir)
+        items = _in_workers(_work, todo, fleet.root, root, template_dir, n, chunksize=8)
         try:
-            with multiprocessing.get_context("fork").Pool(n) as pool:
-                for rec, item in zip(todo, pool.imap(_work, [r.id for r in todo], chunksize=8)):
-                    if item[0] == "error":
-                        raise RenderError(item[2], item[3])
-                    if progress:
-                        progress(rec.id)
-                    results[rec.id] = item[1]
+            for rec, item in zip(todo, items):
+                if item[0] == "error":
+                    raise RenderError(item[2], item[3])
+                if progress:
+                    progress(rec.id)
+                results[rec.id] = item[1]
         finally:
-            _JOB = None
+            items.close()  # ends the pool and the job, on an error too
     log.info("rendered %d hub(s) in %.3f s with %d process(es)", len(todo),
              time.perf_counter() - t2, n)
     return [results[r.id] for r in recs]

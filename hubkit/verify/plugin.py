@@ -53,6 +53,11 @@ def expect(ok: bool, expected, found) -> None:
 # and keeps the check's BSI row from passing.
 NOT_APPLICABLE = "not applicable: "
 
+# The lowest port of Linux's default ephemeral range: the listener checks accept a sending
+# socket (rsyslog's forwarding, dnsmasq's forwarded queries: min-port in the router's dnsmasq
+# config) on the wildcard address only from here up.
+EPHEMERAL_PORT_MIN = 32768
+
 
 def not_applicable(reason: str) -> None:
     """Skip a check that does not apply here (no such host in this hub, ...), saying why."""

@@ -157,3 +157,6 @@ def test_parallel_render_equals_sequential(fleet_root, tmp_path, monkeypatch):
     assert [r.hub for r in par] == [r.hub for r in seq] == ["naumburg", "wittenberg", "zeitz"]
     for hub in ("naumburg", "wittenberg", "zeitz"):
         assert read_tree(tmp_path / "par" / hub) == read_tree(tmp_path / "seq" / hub)
+    # Again: every tree is found up to date by the forked checks, and none is rewritten.
+    again = render.render_fleet(load_fleet(fleet_root), (), True, tmp_path / "par")
+    assert [r.hub for r in again] == [r.hub for r in seq] and not any(r.written for r in again)

@@ -280,3 +280,9 @@ def test_a_forwarded_querys_source_socket_is_not_a_listener(z):
     ROUTER.test_dnsmasq_not_on_uplink(_dnsmasq_ss("0.0.0.0:67"), z[1])
     with pytest.raises(pytest.fail.Exception):
         ROUTER.test_dnsmasq_not_on_uplink(_dnsmasq_ss("0.0.0.0:40125", "tcp"), z[1])
+
+
+def test_the_rendered_min_port_is_the_bound_the_checks_accept():
+    from hubkit.verify.plugin import EPHEMERAL_PORT_MIN
+    conf = (ROOT / "tests/render/golden/zeitz/hosts/zeitz-rt01/etc/dnsmasq.d/hubkit.conf").read_text()
+    assert f"\nmin-port={EPHEMERAL_PORT_MIN}\n" in conf

@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from hubkit.verify.plugin import expect, expect_equal, not_applicable, snapshot
+from hubkit.verify.plugin import EPHEMERAL_PORT_MIN, expect, expect_equal, not_applicable, snapshot
 
 # Listening sockets each role may have: (proto, port, process, scope).
 # scope: "any" (all addresses), "loopback", "mgmt" (the host's mgmt address),
@@ -300,7 +300,7 @@ def _port_ok(want, port) -> bool:
     if want is None:
         return True
     if want == "ephemeral":
-        return port is not None and port >= 32768
+        return port is not None and port >= EPHEMERAL_PORT_MIN
     return want == port
 
 

@@ -16,11 +16,9 @@ import pytest
 import yaml
 
 from hubkit import nftcompare
-from hubkit.verify.plugin import context, expect, expect_equal, snapshot
+from hubkit.verify.plugin import EPHEMERAL_PORT_MIN, context, expect, expect_equal, snapshot
 
 RULESET = "/etc/nftables.conf"
-# dnsmasq's forwarded queries leave from ports at or above this (min-port in dnsmasq.d/hubkit.conf).
-FORWARD_MIN_PORT = 32768
 HANDSHAKE_MAX_AGE = 180  # s: WireGuard re-handshakes every 2 min while traffic (keepalive) flows
 
 
@@ -178,13 +176,14 @@ def test_dnsmasq_not_on_uplink(facts, topo):
     for line in ss.splitlines():
         if '"dnsmasq"' not in line:
             continue
-        proto, local = line.split()[0], line.split()[4]
+        cols = line.split()
+        proto, local = cols[0], cols[4]
         addr, _, port = local.rpartition(":")
         addr = addr.strip("[]").split("%")[0]
-        wildcard_ok = port == "67" or (proto == "udp" and port.isdigit() and int(port) >= FORWARD_MIN_PORT)
+        wildcard_ok = port == "67" or (proto == "udp" and port.isdigit() and int(port) >= EPHEMERAL_PORT_MIN)
         if addr not in allowed or (addr in ("0.0.0.0", "*") and not wildcard_ok):
             bad.append(local)
-    expect(not bad, "dnsmasq on segment addresses only (DHCP on *:67, forwarding sources on *:32768+)",
+    expect(not bad, f"dnsmasq on segment addresses only (DHCP on *:67, forwarding sources on *:{EPHEMERAL_PORT_MIN}+)",
            "also " + ", ".join(bad))
 
 
