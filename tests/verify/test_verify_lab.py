@@ -148,7 +148,7 @@ def test_a_forwarded_query_in_flight_is_not_a_dnsmasq_listener(lab):
         assert messages(doc) == {} and rc == 0
         assert {c["id"] for c in doc["checks"] if c["host"] == "zeitz-rt01" and c["status"] == "passed"} == {
             "router::test_dnsmasq_not_on_uplink", "common::test_only_expected_listeners"}
-        # Still in flight after the run: the checks saw the socket.
+        # Still open after the run: with the answers held back, forwarding sockets stay open throughout.
         assert lab.on("zeitz-rt01", WILDCARD).split()
     finally:
         lab.on("zeitz-rt01", "systemctl stop hkdrift-dig || true; " + RELEASE)
