@@ -80,6 +80,24 @@ class HostResult:
         return {k: getattr(self, k) for k in COUNTS}
 
 
+SLOWEST = 10
+
+
+def slowest(task_times: list[dict], n: int = SLOWEST) -> list[dict]:
+    """Fold per-host task timings into the ``n`` costliest tasks (host-seconds summed)."""
+    by_task: dict[tuple, dict] = {}
+    for t in task_times:
+        key = (t.get("role") or "", t["task"], bool(t.get("handler")))
+        agg = by_task.setdefault(key, {"role": key[0] or None, "task": key[1], "handler": key[2],
+                                       "total_s": 0.0, "hosts": 0, "max_s": -1.0, "max_host": ""})
+        agg["total_s"] += t["seconds"]
+        agg["hosts"] += 1
+        if t["seconds"] > agg["max_s"] or (t["seconds"] == agg["max_s"] and t["host"] < agg["max_host"]):
+            agg["max_s"], agg["max_host"] = t["seconds"], t["host"]
+    ranked = sorted(by_task.values(), key=lambda a: (-a["total_s"], a["role"] or "", a["task"]))[:n]
+    return [{**a, "total_s": round(a["total_s"], 2), "max_s": round(a["max_s"], 2)} for a in ranked]
+
+
 @dataclass
 class RunResult:
     hub_id: str
@@ -96,6 +114,18 @@ class RunResult:
     log_path: Path | None = None
     # Hosts this run bootstrapped first (never contacted before).
     bootstrapped: list[str] = field(default_factory=list)
+    # One entry per host result that carried the callback's timing:
+    # {"host", "role", "task", "handler", "seconds"}.
+    task_times: list[dict] = field(default_factory=list)
+
+    def slowest_tasks(self, n: int = SLOWEST) -> list[dict]:
+        """The ``n`` tasks that cost the most host-seconds in this run.
+
+        Under the free strategies every host walks its tasks on its own, so a
+        task's cost is summed over the hosts that ran it (on a small machine the
+        hosts share its cores); the slowest single host is named beside it.
+        """
+        return slowest(self.task_times, n)
 
     @property
     def failed_hosts(self) -> list[str]:
@@ -106,10 +136,12 @@ class RunResult:
         return self.rc == 0 and not self.failed_hosts and bool(self.hosts)
 
     def to_json(self) -> dict:
-        """The `--json` document: counts per host and what changed."""
+        """The `--json` document: counts per host, what changed and the slowest tasks."""
         return {
             "hosts": {h: r.as_dict() for h, r in sorted(self.hosts.items())},
             "changed_tasks": self.changed_tasks,
+            "slowest_tasks": self.slowest_tasks(),
+            "duration_s": round(self.duration_s, 2),
         }
 
     def record(self) -> dict:
@@ -124,7 +156,6 @@ class RunResult:
             "failed_hosts": self.failed_hosts,
             "failures": self.failures,
             "bootstrapped": self.bootstrapped,
-            "duration_s": round(self.duration_s, 2),
         }
 
 
@@ -289,6 +320,9 @@ class _EventReader(threading.Thread):
         if kind == "result":
             host = r.hosts.setdefault(ev["host"], HostResult())
             status = ev.get("status")
+            if isinstance(ev.get("duration_s"), (int, float)):
+                r.task_times.append({"host": ev["host"], "role": ev.get("role"), "task": ev.get("task", ""),
+                                     "handler": bool(ev.get("handler")), "seconds": float(ev["duration_s"])})
             if ev.get("changed") and status == "ok":
                 r.changed_tasks.append({"host": ev["host"], "task": ev.get("task", ""),
                                         "role": ev.get("role"), **({"diff": ev["diff"]} if ev.get("diff") else {})})

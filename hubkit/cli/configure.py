@@ -70,6 +70,19 @@ class _Progress:
         return t
 
 
+def slowest_lines(rows: list[dict], title: str = "slowest tasks") -> list[str]:
+    """The slowest-tasks table as text lines (configure's recap and open's summary)."""
+    if not rows:
+        return []
+    out = [f"{title} (host-seconds summed over the hosts that ran each task; slowest host):"]
+    for r in rows:
+        what = f"{r['role']}: " if r.get("role") else ""
+        kind = " (handler)" if r.get("handler") else ""
+        out.append(f"  {r['total_s']:7.2f}s  {r['hosts']:>2} host(s)  max {r['max_s']:6.2f}s {r['max_host']:<14} "
+                   f"{what}{r['task']}{kind}")
+    return out
+
+
 def _recap(result) -> None:
     from rich.console import Console
     from rich.table import Table
@@ -90,6 +103,8 @@ def _recap(result) -> None:
     else:
         changed = sum(r.changed for r in result.hosts.values())
         console.print(f"ok: {len(result.hosts)} host(s), {changed} change(s) in {result.duration_s:.1f} s")
+    for line in slowest_lines(result.slowest_tasks()):
+        console.print(line, markup=False)
 
 
 @click.command("configure")

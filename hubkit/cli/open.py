@@ -29,6 +29,7 @@ class _Display:
     def __init__(self):
         self.live = not _ci() and sys.stderr.isatty()
         self.status = None
+        self.finished = []  # StepReports in order, also when a later step fails (open --json)
 
     def __call__(self, kind: str, rep) -> None:
         if kind == "start":
@@ -43,6 +44,7 @@ class _Display:
         if self.status is not None:
             self.status.stop()
             self.status = None
+        self.finished.append(rep)
         timing = f"{rep.duration_s:6.1f}s" if rep.result in ("ok", "failed", "interrupted") else "       "
         what = {"skipped": "skipped: ", "disabled": "skipped: ", "not_run": "not run: "}.get(rep.result, "")
         click.echo(f"  {SYMBOL.get(rep.result, '?')} {rep.step:<9} {timing}  {what}{rep.message}", err=True)
@@ -85,15 +87,20 @@ def _print_audit(doc: dict, report: Path) -> int:
               help="With --lab: boot the hosts as delivered (root + installer key) and bootstrap them.")
 @installer_options
 @access_options
+@json_option
 @pass_ctx
 def open_cmd(ctx, hub_id, lab, yes, skip_cloud, from_step, vault_password_file, factory, installer_key,
-             ask_password, installer_user, user, private_key, jump):
+             ask_password, installer_user, user, private_key, jump, as_json):
     """Open hub ID end to end: validate, secrets, render, lab, cloud, bootstrap, configure, verify, audit.
 
     A re-run skips steps whose inputs are unchanged and which succeeded; after
     a failure or Ctrl-C it resumes at the step that stopped.  A missing
     prerequisite (the pulumi CLI for a real opening, a needed --yes) stops it
     before anything is written.
+
+    The step lines (with each step's wall time) go to stderr; when configure
+    ran, its ten slowest tasks follow.  --json prints the steps, the slowest
+    tasks, the audit summary and the cloud record on stdout instead.
 
     Example: HUBKIT_VAULT_PASSWORD=... sudo -E hubkit open zeitz --lab
     """
@@ -121,30 +128,40 @@ def open_cmd(ctx, hub_id, lab, yes, skip_cloud, from_step, vault_password_file, 
     click.echo(f"opening {hub_id}{' in the lab' if lab else ''}"
                f"{' without cloud services (--skip-cloud)' if skip_cloud else ''}", err=True)
     failed = None
+    display = _Display()
     with hub_lock(root, hub_id, command="open"):
         try:
-            report = run_pipeline(steps(), rctx, from_step=from_step, on_event=_Display())
+            run_pipeline(steps(), rctx, from_step=from_step, on_event=display)
         except StepFailed as e:
             failed = e
         except KeyboardInterrupt:
             click.echo(f"interrupted; the journal is saved: `hubkit open {hub_id}"
                        f"{' --lab' if lab else ''}` resumes at the interrupted step", err=True)
             raise
+    from hubkit.cloud import record
+    from hubkit.open.summary import open_document
+    audit = _summary(root, hub_id) if failed is None else None
+    doc = open_document(root, hub_id, lab=lab, steps=display.finished, failed=failed, audit=audit,
+                        cloud=record.read(root, hub_id) if failed is None else None)
+    if as_json:
+        click.echo(json.dumps(doc, indent=2, sort_keys=True))
     if failed is not None:
         click.echo(failed.format(), err=True)
     else:
-        n_skip = sum(1 for s in report.steps if s.result == "skipped")
-        total = sum(s.duration_s for s in report.steps)
-        click.echo(f"{len(report.steps)} steps in {total:.1f}s ({n_skip} skipped: inputs unchanged)", err=True)
-    doc = _summary(root, hub_id)
+        n_skip = sum(1 for s in display.finished if s.result == "skipped")
+        click.echo(f"{len(display.finished)} steps in {doc['duration_s']:.1f}s "
+                   f"({n_skip} skipped: inputs unchanged)", err=True)
+    if not as_json:
+        from hubkit.cli.configure import slowest_lines
+        for line in slowest_lines(doc["slowest_tasks"], "configure's slowest tasks"):
+            click.echo(line, err=True)
     fails = 0
-    if doc is not None and failed is None:
-        fails = _print_audit(doc, root / "audit" / hub_id / "report.html")
-    if failed is None:
-        from hubkit.cloud import record
-        cloud = record.read(root, hub_id)
-        if cloud is not None:
-            click.echo(f"cloud services: {cloud.describe()}")
+    if audit is not None:
+        fails = audit["summary"]["fail"]
+        if not as_json:
+            _print_audit(audit, root / "audit" / hub_id / "report.html")
+            if doc["cloud"] is not None:
+                click.echo(f"cloud services: {record.read(root, hub_id).describe()}")
     if failed is not None:
         exit_with(failed.exit_code)
     if fails:

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import json
 import os
+import time
 
+from ansible.playbook.handler import Handler
 from ansible.plugins.callback import CallbackBase
 
 DOCUMENTATION = """
@@ -20,6 +22,9 @@ DOCUMENTATION = """
         descriptor in HUBKIT_EVENTS_FD (or the file in HUBKIT_EVENTS_FILE).
       - Never writes module arguments or results; messages of failed tasks only
         when the task is not no_log.
+      - Each result carries duration_s, the seconds from the host starting the
+        task (v2_runner_on_start) to its result, so hubkit can name the slowest
+        tasks of a run per host (the free strategies do not run hosts in step).
 """
 
 MSG_LIMIT = 400
@@ -42,6 +47,8 @@ class CallbackModule(CallbackBase):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self._out = None
+        # (host, task uuid) -> monotonic time the host started the task.
+        self._started: dict[tuple[str, str], float] = {}
         fd = os.environ.get("HUBKIT_EVENTS_FD")
         path = os.environ.get("HUBKIT_EVENTS_FILE")
         if fd and fd.isdigit():
@@ -70,6 +77,9 @@ class CallbackModule(CallbackBase):
         self._emit("task_start", task=_task_name(task), role=_role(task), handler=True)
 
     # -- per-host results --------------------------------------------------
+    def v2_runner_on_start(self, host, task):
+        self._started[(host.get_name(), task._uuid)] = time.monotonic()
+
     def _result(self, status: str, result, **extra) -> None:
         host = _attr(result, "host", "_host")
         task = _attr(result, "task", "_task")
@@ -81,6 +91,11 @@ class CallbackModule(CallbackBase):
             "changed": bool(res.get("changed", False)),
             "status": status,
         }
+        started = self._started.pop((data["host"], getattr(task, "_uuid", None)), None)
+        if started is not None:
+            data["duration_s"] = round(time.monotonic() - started, 3)
+        if isinstance(task, Handler):
+            data["handler"] = True
         if status in ("failed", "unreachable"):
             data["msg"] = _message(res)
         diffs = _diffs(res)

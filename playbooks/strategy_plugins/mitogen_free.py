@@ -28,3 +28,28 @@ _Free = ansible_mitogen.loaders.strategy_loader.get("free", class_only=True)
 
 class StrategyModule(ansible_mitogen.strategy.StrategyMixin, _Free):
     pass
+
+    def run(self, iterator, play_context):
+        _warm_parent_for_forks()
+        return super().run(iterator, play_context)
+
+
+def _warm_parent_for_forks() -> None:
+    """Do once in the parent what every forked task worker would otherwise redo.
+
+    Ansible forks one worker per task and host, and a worker's work is lost when
+    it exits.  Measured with a sampling profiler on an idempotent Zeitz run,
+    about a third of the workers' time went to importing every filter and test
+    plugin on the first filter lookup (Jinja2Loader fills its cache lazily, and
+    the parent had never filled it).  Loaded here, the forks inherit it.
+    ``gc.freeze`` moves what the parent holds out of the collector's reach, so a
+    worker's garbage collection does not touch (and copy) the parent's pages.
+    """
+    import gc
+
+    from ansible.plugins.loader import filter_loader, test_loader
+
+    for loader in (filter_loader, test_loader):
+        for _plugin in loader.all():
+            pass
+    gc.freeze()

@@ -157,6 +157,59 @@ def test_execute_parses_per_host_results_from_callback_events(tmp_path, strategy
     assert {e["event"] for e in seen} >= {"play_start", "task_start", "result", "stats"}
 
 
+TIMED_PLAY = """
+- hosts: all
+  gather_facts: false
+  tasks:
+    # The first task also pays for the connection (Mitogen's interpreter start).
+    - name: Connect
+      ansible.builtin.ping:
+    - name: Quick step
+      ansible.builtin.command: "true"
+    - name: Slow step
+      ansible.builtin.command: "sleep {{ nap }}"
+  handlers: []
+"""
+
+
+def test_the_callback_times_each_task_and_the_slowest_come_first(tmp_path):
+    """Real ansible-playbook run: the callback's per-host timings rank the sleeping task first."""
+    play = tmp_path / "play.yml"
+    play.write_text(TIMED_PLAY)
+    inv = tmp_path / "hosts.yml"
+    inv.write_text("all:\n  hosts:\n    alpha: {ansible_connection: local, nap: 1.2}\n"
+                   "    beta: {ansible_connection: local, nap: 0.2}\n  vars:\n"
+                   f"    ansible_python_interpreter: {os.sys.executable}\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ANSIBLE_")}
+    env.update(ANSIBLE_CONFIG=str(cf.CONFIG), ANSIBLE_CALLBACK_PLUGINS=str(cf.PLAYBOOKS / "callback_plugins"),
+               ANSIBLE_CALLBACKS_ENABLED="hubkit_events", ANSIBLE_LOCAL_TEMP=str(tmp_path / "tmp"),
+               ANSIBLE_SSH_CONTROL_PATH_DIR=str(tmp_path / "cp"))
+    run = cf.AnsibleRun((cf.ansible_playbook(), "-i", str(inv), str(play)), env, tmp_path, None, "t")
+    result = cf.execute(run, log_path=tmp_path / "out.log")
+    assert result.rc == 0
+    assert sorted((t["host"], t["task"]) for t in result.task_times) == [
+        ("alpha", "Connect"), ("alpha", "Quick step"), ("alpha", "Slow step"),
+        ("beta", "Connect"), ("beta", "Quick step"), ("beta", "Slow step")]
+    top = result.slowest_tasks()
+    assert top[0]["task"] == "Slow step" and {r["task"] for r in top} == {"Connect", "Quick step", "Slow step"}
+    assert top[0]["hosts"] == 2 and top[0]["max_host"] == "alpha" and top[0]["max_s"] >= 1.2
+    assert top[0]["total_s"] >= 1.4 and top[0]["handler"] is False
+    assert result.to_json()["slowest_tasks"] == top
+
+
+def test_slowest_sums_host_seconds_per_task_and_keeps_handlers_apart():
+    times = [{"host": "a", "role": "common", "task": "Install", "handler": False, "seconds": 2.0},
+             {"host": "b", "role": "common", "task": "Install", "handler": False, "seconds": 3.0},
+             {"host": "a", "role": "common", "task": "Restart", "handler": True, "seconds": 4.0},
+             {"host": "a", "role": "router", "task": "Install", "handler": False, "seconds": 0.5},
+             {"host": "c", "role": None, "task": "Probe", "handler": False, "seconds": 0.1}]
+    rows = cf.slowest(times, 3)
+    assert [(r["role"], r["task"], r["handler"], r["total_s"], r["hosts"], r["max_host"]) for r in rows] == [
+        ("common", "Install", False, 5.0, 2, "b"), ("common", "Restart", True, 4.0, 1, "a"),
+        ("router", "Install", False, 0.5, 1, "a")]
+    assert cf.slowest([], 10) == []
+
+
 def test_record_is_persisted_atomically_without_secrets(tmp_path):
     result = cf.RunResult(hub_id="h", rc=0, hosts={"a": cf.HostResult(ok=3, changed=1)},
                           changed_tasks=[{"host": "a", "task": "t", "role": "common"}])

@@ -101,6 +101,22 @@ def test_skip_cloud_open_goes_on_to_the_site_and_journals_the_skip(site):
     assert not (root / ".hubkit" / "runs" / "zeitz" / "plan.json").exists()  # nothing planned either
 
 
+def test_open_json_reports_each_step_and_the_failure(site):
+    root, _r = site
+    key = root.parent / "installer_ed25519"
+    r = hubkit(root, "open", "zeitz", "--yes", "--skip-cloud", "--installer-key", str(key), "--json",
+               env=NO_PULUMI, offline=True)
+    assert r.returncode == 1, r.stderr[-3000:]
+    doc = json.loads(r.stdout)  # stdout is the document only; the step lines stay on stderr
+    assert doc["hub"] == "zeitz" and doc["lab"] is False and doc["ok"] is False
+    by_step = {s["step"]: s for s in doc["steps"]}
+    assert by_step["cloud"]["result"] == "skipped" and by_step["bootstrap"]["result"] == "failed"
+    assert all(isinstance(s["duration_s"], float) for s in doc["steps"])
+    assert doc["failed"]["step"] == "bootstrap" and doc["failed"]["exit_code"] == 1
+    assert doc["slowest_tasks"] == []  # configure never ran: no timings to show
+    assert "✗ bootstrap" in r.stderr
+
+
 def test_status_shows_the_cloud_was_not_provisioned(site, run_cli):
     root, _ = site
     rows = {h["id"]: h for h in json.loads(run_cli(root, "status", "--json").output)["hubs"]}
