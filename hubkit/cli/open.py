@@ -141,8 +141,8 @@ def open_cmd(ctx, hub_id, lab, yes, skip_cloud, from_step, vault_password_file, 
     from hubkit.cloud import record
     from hubkit.open.summary import open_document
     audit = _summary(root, hub_id) if failed is None else None
-    doc = open_document(root, hub_id, lab=lab, steps=display.finished, failed=failed, audit=audit,
-                        cloud=record.read(root, hub_id) if failed is None else None)
+    cloud = record.read(root, hub_id) if failed is None else None
+    doc = open_document(root, hub_id, lab=lab, steps=display.finished, failed=failed, audit=audit, cloud=cloud)
     if as_json:
         click.echo(json.dumps(doc, indent=2, sort_keys=True))
     if failed is not None:
@@ -160,8 +160,8 @@ def open_cmd(ctx, hub_id, lab, yes, skip_cloud, from_step, vault_password_file, 
         fails = audit["summary"]["fail"]
         if not as_json:
             _print_audit(audit, root / "audit" / hub_id / "report.html")
-            if doc["cloud"] is not None:
-                click.echo(f"cloud services: {record.read(root, hub_id).describe()}")
+            if cloud is not None:
+                click.echo(f"cloud services: {cloud.describe()}")
     if failed is not None:
         exit_with(failed.exit_code)
     if fails:

@@ -1,6 +1,6 @@
 """What `hubkit open` reports when it is done: the `--json` document and the slowest tasks.
 
-The steps come from the pipeline's report; the slowest tasks from the
+The steps are the StepReports the run finished; the slowest tasks come from the
 configure record this run wrote (.hubkit/runs/<id>/configure.json), so open
 shows the same figures `hubkit configure` shows, from the callback's timings.
 """
@@ -32,18 +32,17 @@ def open_document(fleet_root: Path, hub_id: str, *, lab: bool, steps, failed, au
                   cloud) -> dict:
     """The `open --json` document: the finished steps (StepReport) with their wall time, the
     slowest tasks when this run converged, the audit summary and the cloud record."""
-    ran = steps
-    steps = [{"step": s.step, "result": s.result, "duration_s": round(s.duration_s, 2), "message": s.message}
-             for s in ran]
+    rows = [{"step": s.step, "result": s.result, "duration_s": round(s.duration_s, 2), "message": s.message}
+            for s in steps]
     return {
         "hub": hub_id,
         "lab": lab,
         "ok": failed is None and not (audit or {}).get("summary", {}).get("fail"),
-        "steps": steps,
-        "duration_s": round(sum(s["duration_s"] for s in steps), 2),
+        "steps": rows,
+        "duration_s": round(sum(r["duration_s"] for r in rows), 2),
         "failed": None if failed is None else {"step": failed.step, "message": failed.message,
                                                "hint": failed.hint, "exit_code": failed.exit_code},
-        "slowest_tasks": configure_slowest(fleet_root, hub_id) if configure_ran(ran) else [],
+        "slowest_tasks": configure_slowest(fleet_root, hub_id) if configure_ran(steps) else [],
         "audit": None if audit is None else audit.get("summary"),
         "cloud": None if cloud is None else {"mode": cloud.mode, "detail": cloud.detail},
     }

@@ -126,14 +126,14 @@ LOCAL_PLAY = """
 """
 
 
-@pytest.mark.parametrize("strategy", [None, "free"], ids=["mitogen_free from ansible.cfg", "stock free"])
-def test_execute_parses_per_host_results_from_callback_events(tmp_path, strategy):
-    """A real ansible-playbook run (local connection) through our callback plugin."""
+def _local_run(tmp_path, play_text: str, alpha: str, beta: str, strategy: str | None = None) -> cf.AnsibleRun:
+    """A real ansible-playbook run on two local hosts (extra host vars ``alpha``/``beta``) through
+    our callback plugin and hubkit's ansible.cfg."""
     play = tmp_path / "play.yml"
-    play.write_text(LOCAL_PLAY)
+    play.write_text(play_text)
     inv = tmp_path / "hosts.yml"
-    inv.write_text("all:\n  hosts:\n    alpha: {ansible_connection: local}\n"
-                   "    beta: {ansible_connection: local}\n  vars:\n"
+    inv.write_text(f"all:\n  hosts:\n    alpha: {{ansible_connection: local{alpha}}}\n"
+                   f"    beta: {{ansible_connection: local{beta}}}\n  vars:\n"
                    f"    ansible_python_interpreter: {os.sys.executable}\n")
     env = {k: v for k, v in os.environ.items() if not k.startswith("ANSIBLE_")}
     env.update(ANSIBLE_CONFIG=str(cf.CONFIG), ANSIBLE_CALLBACK_PLUGINS=str(cf.PLAYBOOKS / "callback_plugins"),
@@ -141,7 +141,13 @@ def test_execute_parses_per_host_results_from_callback_events(tmp_path, strategy
                ANSIBLE_SSH_CONTROL_PATH_DIR=str(tmp_path / "cp"))
     if strategy:
         env["ANSIBLE_STRATEGY"] = strategy
-    run = cf.AnsibleRun((cf.ansible_playbook(), "-i", str(inv), str(play)), env, tmp_path, None, "t")
+    return cf.AnsibleRun((cf.ansible_playbook(), "-i", str(inv), str(play)), env, tmp_path, None, "t")
+
+
+@pytest.mark.parametrize("strategy", [None, "free"], ids=["mitogen_free from ansible.cfg", "stock free"])
+def test_execute_parses_per_host_results_from_callback_events(tmp_path, strategy):
+    """A real ansible-playbook run (local connection) through our callback plugin."""
+    run = _local_run(tmp_path, LOCAL_PLAY, "", "", strategy)
     seen = []
     result = cf.execute(run, log_path=tmp_path / "out.log", listener=seen.append)
     assert result.rc != 0
@@ -174,17 +180,7 @@ TIMED_PLAY = """
 
 def test_the_callback_times_each_task_and_the_slowest_come_first(tmp_path):
     """Real ansible-playbook run: the callback's per-host timings rank the sleeping task first."""
-    play = tmp_path / "play.yml"
-    play.write_text(TIMED_PLAY)
-    inv = tmp_path / "hosts.yml"
-    inv.write_text("all:\n  hosts:\n    alpha: {ansible_connection: local, nap: 1.2}\n"
-                   "    beta: {ansible_connection: local, nap: 0.2}\n  vars:\n"
-                   f"    ansible_python_interpreter: {os.sys.executable}\n")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ANSIBLE_")}
-    env.update(ANSIBLE_CONFIG=str(cf.CONFIG), ANSIBLE_CALLBACK_PLUGINS=str(cf.PLAYBOOKS / "callback_plugins"),
-               ANSIBLE_CALLBACKS_ENABLED="hubkit_events", ANSIBLE_LOCAL_TEMP=str(tmp_path / "tmp"),
-               ANSIBLE_SSH_CONTROL_PATH_DIR=str(tmp_path / "cp"))
-    run = cf.AnsibleRun((cf.ansible_playbook(), "-i", str(inv), str(play)), env, tmp_path, None, "t")
+    run = _local_run(tmp_path, TIMED_PLAY, ", nap: 1.2", ", nap: 0.2")
     result = cf.execute(run, log_path=tmp_path / "out.log")
     assert result.rc == 0
     assert sorted((t["host"], t["task"]) for t in result.task_times) == [
