@@ -93,3 +93,44 @@ def test_every_task_touching_a_secret_is_no_log():
                 checked += 1
                 assert task.get("no_log") is True, f"{f.relative_to(PLAYBOOKS)}: {task['name']!r} needs no_log"
     assert checked >= 6  # the wg0.conf, peer, staff and shadow tasks at least
+
+
+def _conntrack_play():
+    plays = yaml.safe_load((PLAYBOOKS / "site.yml").read_text())
+    touching = [p for p in plays if not all("group_by" in str(t) for t in p.get("tasks", []))]
+    return touching[0]
+
+
+def test_the_router_tracks_connections_before_any_other_host_is_contacted():
+    """The first play that runs anything on a host is the router's conntrack play (issue 19: a
+    router that starts tracking mid-converge drops the hosts' replies into mgmt as new flows)."""
+    play = _conntrack_play()
+    assert play["hosts"] == "router:&hubkit_linux" and play["gather_facts"] is False
+    assert [t["name"] for t in play["tasks"]] == [
+        "Start connection tracking on the router until its firewall loads (pass-through table)"]
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root for a network namespace")
+def test_the_conntrack_task_adds_its_table_once_and_never_beside_a_firewall():
+    """The task's own shell, in a fresh network namespace: no ruleset -> the pass-through table
+    (changed); again -> nothing; a firewall with `ct state` rules -> nothing."""
+    cmd = _conntrack_play()["tasks"][0]["ansible.builtin.shell"]["cmd"]
+    # A real firewall's size: its `ct state` rule comes early and much follows (a reader that
+    # stops at the first match must not turn into a failed check).
+    rules = "".join(f"  tcp dport {1000 + i} counter accept\n" for i in range(3000))
+    firewall = ("table inet filter {\n chain input {\n  type filter hook input priority 0;\n"
+                f"  ct state established accept\n{rules} }}\n}}")
+    script = (f"run() {{ bash -c {sh_quote(cmd)}; }}\n"
+              "echo \"1:$(run)\"; echo \"2:$(run)\"; nft list tables\n"
+              f"nft flush ruleset; nft -f - <<'EOF'\n{firewall}\nEOF\n"
+              "echo \"3:$(run)\"; nft list tables\n")
+    r = subprocess.run(["unshare", "-n", "bash", "-euo", "pipefail", "-c", script],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split("\n") == ["1:started", "2:", "table inet hubkit_conntrack",
+                                    "3:", "table inet filter", ""]
+
+
+def sh_quote(s: str) -> str:
+    import shlex
+    return shlex.quote(s)
