@@ -78,10 +78,14 @@ def hubkit_round(root: Path, default_cfg: Path) -> dict:
         open_s, r = hk(fleet, "open", HUB, "--lab", "--yes", "--json")
         doc = json.loads(r.stdout)
         steps = {s["step"]: s["duration_s"] for s in doc["steps"]}
+        # The cloud step runs in the background; what the user waits for is the foreground chain,
+        # plus whatever is left (CLI start-up, verify waiting for the cloud step).
+        foreground = sum(s["duration_s"] for s in doc["steps"] if not s.get("background"))
         idem_s, r2 = hk(fleet, "configure", HUB, "--lab", "--json")
         changed = sum(h["changed"] for h in json.loads(r2.stdout)["hosts"].values())
         stock_idem = stock_run(fleet, HUB, default_cfg, 600.0)
-        return {"open_s": open_s, "steps_s": steps, "first_converge_s": steps["configure"],
+        return {"open_s": open_s, "steps_s": steps, "outside_foreground_steps_s": round(open_s - foreground, 2),
+                "first_converge_s": steps["configure"],
                 "first_verify_s": steps["verify"], "idempotent_s": idem_s, "idempotent_changed": changed,
                 "slowest_tasks": doc["slowest_tasks"], "stock_idempotent_s": stock_idem}
     finally:
@@ -156,7 +160,7 @@ def main() -> int:
     finally:
         if not args.keep:
             shutil.rmtree(root, ignore_errors=True)
-    keys = ["open_s", "first_converge_s", "first_verify_s", "idempotent_s",
+    keys = ["open_s", "outside_foreground_steps_s", "first_converge_s", "first_verify_s", "idempotent_s",
             "stock_first_converge_s", "stock_idempotent_s"]
     fig = {k: summary([r[k] for r in rounds if r[k] is not None]) for k in keys}
     for step in rounds[0]["steps_s"]:
@@ -176,7 +180,11 @@ def main() -> int:
     print("\nsteps of `open` (wall time, best / median s):")
     for step in rounds[0]["steps_s"]:
         f = fig[f"step_{step}_s"]
-        print(f"  {step:<10} {f['best']:7.2f} / {f['median']:7.2f}")
+        print(f"  {step:<10} {f['best']:7.2f} / {f['median']:7.2f}"
+              + ("  (in the background, beside bootstrap and configure)" if step == "cloud" else ""))
+    f = fig["outside_foreground_steps_s"]
+    print(f"  {'(rest)':<10} {f['best']:7.2f} / {f['median']:7.2f}  wall outside the foreground steps: "
+          "CLI start-up, verify waiting for the cloud step")
     print()
     for line in slowest_lines(fastest["slowest_tasks"], "ten slowest tasks of the fastest first converge"):
         print(line)

@@ -15,6 +15,7 @@ import fcntl
 import json
 import os
 import socket
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -28,6 +29,8 @@ POLL = 0.05
 BODY_GRACE = 1.0
 # Locks this process holds (resolved lock path -> depth).
 _HELD: dict[str, int] = {}
+# `open` runs its cloud step in a thread beside configure: both re-enter the lock.
+_COUNT = threading.Lock()
 
 
 def lock_path(fleet_root: Path | str, hub_id: str) -> Path:
@@ -66,14 +69,18 @@ def hub_lock(fleet_root: Path | str, hub_id: str, command: str, wait: float = 0)
     """
     path = lock_path(fleet_root, hub_id)
     key = str(path.resolve())
-    if key in _HELD:
+    with _COUNT:
+        nested = key in _HELD
+        if nested:
+            _HELD[key] += 1
+    if nested:
         # Re-entrant within one process: `hubkit open` holds the lock for the whole
         # chain and calls configure/provision, which take it themselves.
-        _HELD[key] += 1
         try:
             yield path
         finally:
-            _HELD[key] -= 1
+            with _COUNT:
+                _HELD[key] -= 1
         return
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import sys
+import threading
+import time
 from pathlib import Path
 
 import click
@@ -24,30 +26,53 @@ def _ci() -> bool:
 
 
 class _Display:
-    """Step lines on stderr; a rich spinner for the running step on a TTY outside CI."""
+    """Step lines on stderr; a rich spinner for the running foreground step on a TTY outside CI.
+
+    A background step (the cloud step) says its start and its end as plain lines while
+    the spinner of the foreground step goes on; events come from both threads.
+    """
 
     def __init__(self):
         self.live = not _ci() and sys.stderr.isatty()
         self.status = None
+        self.spinning = ""  # the spinner's line, to restart it after a background step's line
         self.finished = []  # StepReports in order, also when a later step fails (open --json)
+        self.lock = threading.Lock()
 
     def __call__(self, kind: str, rep) -> None:
-        if kind == "start":
-            line = f"  … {rep.step:<9} running ({rep.message})"
-            if self.live:
-                from rich.console import Console
-                self.status = Console(stderr=True).status(line)
-                self.status.start()
-            else:
-                click.echo(line, err=True)
-            return
+        with self.lock:
+            if kind == "start":
+                where = ", in the background" if rep.background else ""
+                line = f"  … {rep.step:<9} running ({rep.message}{where})"
+                if self.live and not rep.background:
+                    self._spin(line)
+                else:
+                    self._echo(line)
+                return
+            if not rep.background:
+                self._spin("")
+            self.finished.append(rep)
+            timing = f"{rep.duration_s:6.1f}s" if rep.result in ("ok", "failed", "interrupted") else "       "
+            what = {"skipped": "skipped: ", "disabled": "skipped: ", "not_run": "not run: "}.get(rep.result, "")
+            self._echo(f"  {SYMBOL.get(rep.result, '?')} {rep.step:<9} {timing}  {what}{rep.message}")
+
+    def _spin(self, line: str) -> None:
         if self.status is not None:
             self.status.stop()
             self.status = None
-        self.finished.append(rep)
-        timing = f"{rep.duration_s:6.1f}s" if rep.result in ("ok", "failed", "interrupted") else "       "
-        what = {"skipped": "skipped: ", "disabled": "skipped: ", "not_run": "not run: "}.get(rep.result, "")
-        click.echo(f"  {SYMBOL.get(rep.result, '?')} {rep.step:<9} {timing}  {what}{rep.message}", err=True)
+        self.spinning = line
+        if line:
+            from rich.console import Console
+            self.status = Console(stderr=True).status(line)
+            self.status.start()
+
+    def _echo(self, line: str) -> None:
+        spinning = self.spinning
+        if spinning:
+            self._spin("")
+        click.echo(line, err=True)
+        if spinning:
+            self._spin(spinning)
 
 
 def _summary(fleet_root: Path, hub_id: str) -> dict | None:
@@ -129,6 +154,7 @@ def open_cmd(ctx, hub_id, lab, yes, skip_cloud, from_step, vault_password_file, 
                f"{' without cloud services (--skip-cloud)' if skip_cloud else ''}", err=True)
     failed = None
     display = _Display()
+    started = time.monotonic()
     with hub_lock(root, hub_id, command="open"):
         try:
             run_pipeline(steps(), rctx, from_step=from_step, on_event=display)
@@ -142,7 +168,8 @@ def open_cmd(ctx, hub_id, lab, yes, skip_cloud, from_step, vault_password_file, 
     from hubkit.open.summary import open_document
     audit = _summary(root, hub_id) if failed is None else None
     cloud = record.read(root, hub_id) if failed is None else None
-    doc = open_document(root, hub_id, lab=lab, steps=display.finished, failed=failed, audit=audit, cloud=cloud)
+    doc = open_document(root, hub_id, lab=lab, steps=display.finished, failed=failed, audit=audit, cloud=cloud,
+                        wall_s=time.monotonic() - started)
     if as_json:
         click.echo(json.dumps(doc, indent=2, sort_keys=True))
     if failed is not None:

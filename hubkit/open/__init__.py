@@ -15,12 +15,21 @@ instead of a summary when it deliberately did not do its work (``open
 --skip-cloud``): that is journalled as ``skipped`` with the reason, and the
 reason is carried into later runs that skip the step because nothing changed.
 
+A step may run in the ``background``: it starts at its place in the chain and
+runs in a thread while the next steps run in the foreground; a later step
+that depends on it names it in ``needs`` and waits for it first.  Its start
+and end are journalled when they happen (so the journal shows the overlap),
+its failure stops the chain at the first step that needs it, and the run
+never ends (success, failure or Ctrl-C) before every background step has.
+
 The real steps, which call the other parts' Python APIs, are built in
 ``hubkit.open.steps``; this module stays testable with toy steps.
 """
 
 from __future__ import annotations
 
+import asyncio
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -30,8 +39,10 @@ from pathlib import Path
 from hubkit.errors import HubkitError, PrerequisiteError, UsageError
 from hubkit.open.journal import FAILED, INTERRUPTED, OK, SKIPPED, Journal, digest, journal_path
 
-# A site's cloud services come before its hosts are touched; in the lab, the cloud
-# step needs the lab's Keycloak, which starts with the lab.
+# The cloud step starts before the hosts are touched and runs in the background while
+# bootstrap and configure run (neither depends on it); verify reads what it made
+# (the identity probes), so verify waits for it.  In the lab it needs the lab's
+# Keycloak, which starts with the lab and boots meanwhile.
 STEP_NAMES = ("validate", "secrets", "render", "lab", "cloud", "bootstrap", "configure", "verify", "audit")
 
 
@@ -76,6 +87,10 @@ class Step:
     # Raises HubkitError when the step could not run here (a missing tool, a needed
     # --yes); checked for every step of a run before the run writes anything.
     preflight: Callable[[RunContext], None] | None = None
+    # Runs in a thread alongside the following steps (see the module's docstring).
+    background: bool = False
+    # Background steps this one must wait for (it reads what they made).
+    needs: tuple[str, ...] = ()
 
 
 @dataclass
@@ -84,6 +99,8 @@ class StepReport:
     result: str  # ok | failed | skipped | interrupted | disabled | not_run
     message: str = ""
     duration_s: float = 0.0
+    # Said on its start and end events: the step runs alongside the following ones.
+    background: bool = False
 
 
 @dataclass
@@ -171,29 +188,42 @@ def run_pipeline(steps: list[Step], ctx: RunContext, from_step: str | None = Non
     journal = journal or Journal(journal_path(ctx.fleet_root, ctx.hub_id))
     states = journal.states()
     report = PipelineReport(run=uuid.uuid4().hex[:12])
+    chain = _Chain(ctx, journal, report, on_event)
+    order = {s.name: i for i, s in enumerate(steps)}
+    try:
+        _walk(steps, ctx, from_step, states, chain)
+        chain.join_all()
+    except KeyboardInterrupt:
+        # Never leave with a background step still running: wait, and journal how it ended.
+        chain.join_all(interrupted=True)
+        raise
+    except BaseException:
+        chain.join_all(raise_error=False)
+        raise
+    finally:
+        # A background step ends out of turn; the report lists the steps in chain order.
+        report.steps.sort(key=lambda r: order.get(r.step, len(order)))
+    return report
+
+
+def _walk(steps: list[Step], ctx: RunContext, from_step: str | None, states: dict, chain: "_Chain") -> None:
     forced = False
     for step in steps:
         forced = forced or step.name == from_step
         if from_step is not None and not forced:
-            rep = StepReport(step.name, "not_run", f"before --from {from_step}")
-            report.steps.append(rep)
-            on_event("skip", rep)
+            chain.said("skip", StepReport(step.name, "not_run", f"before --from {from_step}"))
             continue
         reason = step.disabled(ctx) if step.disabled else None
         if reason:
-            rep = StepReport(step.name, "disabled", reason)
-            report.steps.append(rep)
-            on_event("skip", rep)
+            chain.said("skip", StepReport(step.name, "disabled", reason))
             continue
+        for name in step.needs:
+            chain.join(name)
         try:
             input_hash = digest(step.inputs(ctx))
         except HubkitError as e:
             rep = StepReport(step.name, FAILED, f"cannot read its inputs: {e.message}")
-            report.steps.append(rep)
-            journal.append({"run": report.run, "step": step.name, "event": "end",
-                            "result": FAILED, "input_hash": None, "duration_s": 0.0,
-                            "message": rep.message})
-            on_event("failed", rep)
+            chain.ended(rep, None, "failed")
             raise StepFailed(step.name, e, ctx.hub_id) from None
         prev = states.get(step.name)
         if not forced and prev and prev.done and prev.input_hash == input_hash \
@@ -201,48 +231,112 @@ def run_pipeline(steps: list[Step], ctx: RunContext, from_step: str | None = Non
             # A step skipped on purpose stays skipped for the same reason: say which.
             message = (f"inputs unchanged since it was skipped ({prev.reason})" if prev.reason
                        else "inputs unchanged since it last succeeded")
-            rep = StepReport(step.name, SKIPPED, message)
-            report.steps.append(rep)
-            journal.append({"run": report.run, "step": step.name, "event": "end",
-                            "result": SKIPPED, "input_hash": input_hash, "duration_s": 0.0,
-                            "message": rep.message, **({"reason": prev.reason} if prev.reason else {})})
-            on_event("skip", rep)
+            chain.ended(StepReport(step.name, SKIPPED, message), input_hash, "skip", reason=prev.reason)
             continue
         why = _why_run(prev, input_hash, forced)
         ctx.data.setdefault("reason", {})[step.name] = why
-        on_event("start", StepReport(step.name, "running", why))
-        journal.append({"run": report.run, "step": step.name, "event": "start",
-                        "input_hash": input_hash, "message": why})
-        t0 = time.monotonic()
-        try:
-            message = step.run(ctx) or ""
-        except KeyboardInterrupt:
-            rep = StepReport(step.name, INTERRUPTED, "interrupted (Ctrl-C)", time.monotonic() - t0)
-            _end(journal, report, rep, input_hash)
-            on_event("interrupted", rep)
-            raise
-        except HubkitError as e:
-            rep = StepReport(step.name, FAILED, e.message, time.monotonic() - t0)
-            _end(journal, report, rep, input_hash)
-            on_event("failed", rep)
-            raise StepFailed(step.name, e, ctx.hub_id) from None
-        if isinstance(message, Skipped):
-            rep = StepReport(step.name, SKIPPED, message.reason, time.monotonic() - t0)
-            _end(journal, report, rep, input_hash, reason=message.reason)
-            on_event("skip", rep)
+        chain.started(step, why, input_hash)
+        if step.background:
+            chain.background(step, input_hash)
             continue
-        rep = StepReport(step.name, OK, message, time.monotonic() - t0)
-        _end(journal, report, rep, input_hash)
-        on_event("ok", rep)
-    return report
+        error = chain.run(step, input_hash)
+        if error is not None:
+            raise error
 
 
-def _end(journal: Journal, report: PipelineReport, rep: StepReport, input_hash: str,
-         reason: str | None = None) -> None:
-    report.steps.append(rep)
-    journal.append({"run": report.run, "step": rep.step, "event": "end", "result": rep.result,
-                    "input_hash": input_hash, "duration_s": round(rep.duration_s, 3),
-                    "message": rep.message, **({"reason": reason} if reason else {})})
+class _Chain:
+    """Journal, report and events of one run, shared by the foreground and background steps."""
+
+    def __init__(self, ctx: RunContext, journal: Journal, report: PipelineReport, on_event: Event):
+        self.ctx, self.journal, self.report, self.on_event = ctx, journal, report, on_event
+        self.lock = threading.RLock()
+        self.pending: dict[str, tuple[threading.Thread, list, list]] = {}
+
+    def said(self, kind: str, rep: StepReport) -> None:
+        with self.lock:
+            self.report.steps.append(rep)
+            self.on_event(kind, rep)
+
+    def started(self, step: Step, why: str, input_hash: str) -> None:
+        with self.lock:
+            self.on_event("start", StepReport(step.name, "running", why, background=step.background))
+            self.journal.append({"run": self.report.run, "step": step.name, "event": "start",
+                                 "input_hash": input_hash, "message": why,
+                                 **({"background": True} if step.background else {})})
+
+    def ended(self, rep: StepReport, input_hash: str | None, kind: str, reason: str = "") -> None:
+        with self.lock:
+            self.report.steps.append(rep)
+            self.journal.append({"run": self.report.run, "step": rep.step, "event": "end",
+                                 "result": rep.result, "input_hash": input_hash,
+                                 "duration_s": round(rep.duration_s, 3), "message": rep.message,
+                                 **({"reason": reason} if reason else {})})
+            self.on_event(kind, rep)
+
+    def run(self, step: Step, input_hash: str, interrupted: list | None = None) -> BaseException | None:
+        """Run one step to its end and journal it; the error to raise, if any."""
+        t0 = time.monotonic()
+        bg = step.background
+        try:
+            message = step.run(self.ctx) or ""
+        except KeyboardInterrupt as e:
+            rep = StepReport(step.name, INTERRUPTED, "interrupted (Ctrl-C)", time.monotonic() - t0, bg)
+            self.ended(rep, input_hash, "interrupted")
+            return e
+        except HubkitError as e:
+            # A background step that failed because the run was interrupted is "interrupted".
+            if interrupted:
+                rep = StepReport(step.name, INTERRUPTED, f"interrupted with the run ({e.message})",
+                                 time.monotonic() - t0, bg)
+                self.ended(rep, input_hash, "interrupted")
+            else:
+                rep = StepReport(step.name, FAILED, e.message, time.monotonic() - t0, bg)
+                self.ended(rep, input_hash, "failed")
+            return StepFailed(step.name, e, self.ctx.hub_id)
+        if isinstance(message, Skipped):
+            rep = StepReport(step.name, SKIPPED, message.reason, time.monotonic() - t0, bg)
+            self.ended(rep, input_hash, "skip", reason=message.reason)
+            return None
+        self.ended(StepReport(step.name, OK, message, time.monotonic() - t0, bg), input_hash, "ok")
+        return None
+
+    def background(self, step: Step, input_hash: str) -> None:
+        outcome: list = []  # the error to raise, or None, once the thread is done
+        interrupted: list = []  # set by the foreground when the run is being interrupted
+
+        def work() -> None:
+            # A new thread has no asyncio loop; the cloud step's offline plan (Pulumi's mocks) needs one.
+            loop = asyncio.new_event_loop()
+            asyncio.set_event_loop(loop)
+            try:
+                outcome.append(self.run(step, input_hash, interrupted))
+            except BaseException as e:  # noqa: BLE001 - a bug: re-raised in the main thread by join
+                outcome.append(e)
+            finally:
+                asyncio.set_event_loop(None)
+                loop.close()
+
+        thread = threading.Thread(target=work, name=f"hubkit-step-{step.name}", daemon=True)
+        self.pending[step.name] = (thread, outcome, interrupted)
+        thread.start()
+
+    def join(self, name: str, interrupted: bool = False, raise_error: bool = True) -> None:
+        """Wait for background step ``name`` (if it runs); raise its failure."""
+        entry = self.pending.get(name)
+        if entry is None:
+            return
+        thread, outcome, flag = entry
+        if interrupted:
+            flag.append(True)
+        thread.join()
+        del self.pending[name]
+        error = outcome[0] if outcome else None
+        if error is not None and raise_error and not interrupted:
+            raise error
+
+    def join_all(self, interrupted: bool = False, raise_error: bool = True) -> None:
+        for name in list(self.pending):
+            self.join(name, interrupted, raise_error)
 
 
 def _why_run(prev, input_hash: str, forced: bool) -> str:

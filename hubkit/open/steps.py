@@ -240,7 +240,7 @@ def _lab(ctx):
     rebuild = ctx.data.get("reason", {}).get("lab") == "inputs changed" and State.load(ctx.hub_id) is not None
     res = lab.up(rec, rebuild=rebuild, factory=ctx.factory)
     if _cloud_mode(ctx) == "provisioned":
-        # Starts with the lab; the cloud step right after waits until it answers.
+        # Starts with the lab and boots while the cloud step's engine starts and bootstrap runs.
         from hubkit.lab import keycloak
         keycloak.start(ctx.hub_id)
     st = lab.status(ctx.hub_id)
@@ -387,13 +387,17 @@ STEPS: tuple[Step, ...] = (
     Step("secrets", _secrets, _secrets_inputs, current=_secrets_current),
     Step("render", _render, _render_inputs, current=_render_current),
     Step("lab", _lab, _lab_inputs, current=_lab_current, disabled=_no_lab),
-    Step("cloud", _cloud, _cloud_inputs, current=_cloud_current, preflight=_cloud_preflight),
+    # In the background: the engine, the providers and (in the lab) Keycloak's boot overlap
+    # bootstrap and configure, which do not depend on them; verify's identity probes and the
+    # audit read what it made.
+    Step("cloud", _cloud, _cloud_inputs, current=_cloud_current, preflight=_cloud_preflight,
+         background=True),
     Step("bootstrap", _bootstrap, _bootstrap_inputs, current=_bootstrap_current, preflight=_bootstrap_preflight),
     Step("configure", _configure, _configure_inputs, preflight=_configure_preflight,
          current=lambda ctx: not ctx.lab or _lab_healthy(ctx.hub_id)),
-    Step("verify", _verify, _verify_inputs,
+    Step("verify", _verify, _verify_inputs, needs=("cloud",),
          current=lambda ctx: not ctx.lab or _lab_healthy(ctx.hub_id)),
-    Step("audit", _audit, _audit_inputs, current=_audit_current),
+    Step("audit", _audit, _audit_inputs, current=_audit_current, needs=("cloud",)),
 )
 
 

@@ -29,17 +29,22 @@ def configure_ran(steps) -> bool:
 
 
 def open_document(fleet_root: Path, hub_id: str, *, lab: bool, steps, failed, audit: dict | None,
-                  cloud) -> dict:
-    """The `open --json` document: the finished steps (StepReport) with their wall time, the
-    slowest tasks when this run converged, the audit summary and the cloud record."""
-    rows = [{"step": s.step, "result": s.result, "duration_s": round(s.duration_s, 2), "message": s.message}
-            for s in steps]
+                  cloud, wall_s: float) -> dict:
+    """The `open --json` document: the finished steps (StepReport, in chain order) with their
+    wall time, the run's wall time (``duration_s``: less than the steps' sum when a background
+    step overlapped others), the slowest tasks when this run converged, the audit summary and
+    the cloud record."""
+    from hubkit.open import STEP_NAMES
+    order = {n: i for i, n in enumerate(STEP_NAMES)}
+    rows = [{"step": s.step, "result": s.result, "duration_s": round(s.duration_s, 2), "message": s.message,
+             "background": s.background}
+            for s in sorted(steps, key=lambda s: order.get(s.step, len(order)))]
     return {
         "hub": hub_id,
         "lab": lab,
         "ok": failed is None and not (audit or {}).get("summary", {}).get("fail"),
         "steps": rows,
-        "duration_s": round(sum(r["duration_s"] for r in rows), 2),
+        "duration_s": round(wall_s, 2),
         "failed": None if failed is None else {"step": failed.step, "message": failed.message,
                                                "hint": failed.hint, "exit_code": failed.exit_code},
         "slowest_tasks": configure_slowest(fleet_root, hub_id) if configure_ran(steps) else [],

@@ -193,3 +193,82 @@ def test_step_skipped_on_purpose_is_journalled_with_its_reason_and_keeps_it(worl
     assert j.states()["b"].reason == "--skip-b: b's service not provisioned"
     # A step that ran normally has no reason.
     assert j.states()["a"].reason == "" and j.states()["a"].message == "inputs unchanged since it last succeeded"
+
+
+# ---------------------------------------------------------------- background steps
+
+class Overlap:
+    """Toy chain a → bg (background) → b → c (needs bg): bg can only finish once b has
+    started, so a run that did not overlap them would fail bg's wait (never hang)."""
+
+    def __init__(self):
+        import threading
+        self.b_started = threading.Event()
+        self.log: list[str] = []
+        self.fail: set[str] = set()
+
+    def steps(self):
+        def bg(ctx):
+            self.log.append("bg start")
+            if not self.b_started.wait(timeout=10):
+                raise HubkitError("bg never saw b start: the steps did not overlap")
+            if "bg" in self.fail:
+                raise HubkitError("bg broke", "fix bg")
+            self.log.append("bg end")
+            return "bg done"
+
+        def b(ctx):
+            self.log.append("b")
+            self.b_started.set()
+            if "b" in self.fail:
+                raise HubkitError("b broke", "fix b")
+            return "b done"
+
+        def c(ctx):
+            self.log.append("c")
+            return "c done"
+
+        return [Step("a", lambda ctx: "a done", lambda ctx: 1),
+                Step("bg", bg, lambda ctx: 1, background=True),
+                Step("b", b, lambda ctx: 1),
+                Step("c", c, lambda ctx: 1, needs=("bg",))]
+
+
+def test_a_background_step_overlaps_the_next_steps_and_its_dependant_waits(ctx):
+    w = Overlap()
+    seen = []
+    rep = run_pipeline(w.steps(), ctx, on_event=lambda k, r: seen.append((k, r.step, r.background)))
+    assert w.log.index("b") < w.log.index("bg end") < w.log.index("c")
+    # The report lists the chain in order; the journal in the order things happened.
+    assert results(rep) == [("a", "ok"), ("bg", "ok"), ("b", "ok"), ("c", "ok")]
+    assert ("start", "bg", True) in seen and ("ok", "bg", True) in seen and ("ok", "b", False) in seen
+    entries = Journal(journal_path(ctx.fleet_root, "zeitz")).entries()
+    starts = [e["step"] for e in entries if e["event"] == "start"]
+    assert starts.index("bg") < starts.index("b")
+    assert next(e for e in entries if e["step"] == "bg" and e["event"] == "start")["background"] is True
+
+
+def test_a_failed_background_step_stops_the_chain_where_it_is_needed_and_resumes_there(ctx):
+    w = Overlap()
+    w.fail.add("bg")
+    with pytest.raises(StepFailed) as err:
+        run_pipeline(w.steps(), ctx)
+    assert err.value.step == "bg" and "bg broke" in err.value.message
+    assert "c" not in w.log and "b" in w.log  # b ran alongside, c needed bg
+    states = Journal(journal_path(ctx.fleet_root, "zeitz")).states()
+    assert states["bg"].result == "failed" and states["b"].result == "ok" and "c" not in states
+    w2 = Overlap()
+    w2.b_started.set()  # b is skipped this time: nothing to wait for
+    rep = run_pipeline(w2.steps(), ctx)
+    assert results(rep) == [("a", "skipped"), ("bg", "ok"), ("b", "skipped"), ("c", "ok")]
+
+
+def test_a_foreground_failure_waits_for_the_background_step_and_journals_it(ctx):
+    w = Overlap()
+    w.fail.add("b")
+    with pytest.raises(StepFailed) as err:
+        run_pipeline(w.steps(), ctx)
+    assert err.value.step == "b"
+    # The run did not end before bg did: its end is journalled, ok.
+    states = Journal(journal_path(ctx.fleet_root, "zeitz")).states()
+    assert states["bg"].result == "ok" and states["b"].result == "failed"
