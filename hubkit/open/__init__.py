@@ -250,7 +250,7 @@ class _Chain:
     def __init__(self, ctx: RunContext, journal: Journal, report: PipelineReport, on_event: Event):
         self.ctx, self.journal, self.report, self.on_event = ctx, journal, report, on_event
         self.lock = threading.RLock()
-        self.pending: dict[str, tuple[threading.Thread, list, list]] = {}
+        self.pending: dict[str, _Background] = {}
 
     def said(self, kind: str, rep: StepReport) -> None:
         with self.lock:
@@ -273,70 +273,76 @@ class _Chain:
                                  **({"reason": reason} if reason else {})})
             self.on_event(kind, rep)
 
-    def run(self, step: Step, input_hash: str, interrupted: list | None = None) -> BaseException | None:
+    def run(self, step: Step, input_hash: str, interrupted: threading.Event | None = None) -> BaseException | None:
         """Run one step to its end and journal it; the error to raise, if any."""
         t0 = time.monotonic()
-        bg = step.background
+
+        def end(result: str, message: str, kind: str, reason: str = "") -> None:
+            rep = StepReport(step.name, result, message, time.monotonic() - t0, step.background)
+            self.ended(rep, input_hash, kind, reason=reason)
+
         try:
             message = step.run(self.ctx) or ""
         except KeyboardInterrupt as e:
-            rep = StepReport(step.name, INTERRUPTED, "interrupted (Ctrl-C)", time.monotonic() - t0, bg)
-            self.ended(rep, input_hash, "interrupted")
+            end(INTERRUPTED, "interrupted (Ctrl-C)", "interrupted")
             return e
         except HubkitError as e:
             # A background step that failed because the run was interrupted is "interrupted".
-            if interrupted:
-                rep = StepReport(step.name, INTERRUPTED, f"interrupted with the run ({e.message})",
-                                 time.monotonic() - t0, bg)
-                self.ended(rep, input_hash, "interrupted")
+            if interrupted is not None and interrupted.is_set():
+                end(INTERRUPTED, f"interrupted with the run ({e.message})", "interrupted")
             else:
-                rep = StepReport(step.name, FAILED, e.message, time.monotonic() - t0, bg)
-                self.ended(rep, input_hash, "failed")
+                end(FAILED, e.message, "failed")
             return StepFailed(step.name, e, self.ctx.hub_id)
         if isinstance(message, Skipped):
-            rep = StepReport(step.name, SKIPPED, message.reason, time.monotonic() - t0, bg)
-            self.ended(rep, input_hash, "skip", reason=message.reason)
-            return None
-        self.ended(StepReport(step.name, OK, message, time.monotonic() - t0, bg), input_hash, "ok")
+            end(SKIPPED, message.reason, "skip", reason=message.reason)
+        else:
+            end(OK, message, "ok")
         return None
 
     def background(self, step: Step, input_hash: str) -> None:
-        outcome: list = []  # the error to raise, or None, once the thread is done
-        interrupted: list = []  # set by the foreground when the run is being interrupted
+        pending = _Background()
 
         def work() -> None:
             # A new thread has no asyncio loop; the cloud step's offline plan (Pulumi's mocks) needs one.
             loop = asyncio.new_event_loop()
             asyncio.set_event_loop(loop)
             try:
-                outcome.append(self.run(step, input_hash, interrupted))
+                pending.error = self.run(step, input_hash, pending.interrupted)
             except BaseException as e:  # noqa: BLE001 - a bug: re-raised in the main thread by join
-                outcome.append(e)
+                pending.error = e
             finally:
                 asyncio.set_event_loop(None)
                 loop.close()
 
-        thread = threading.Thread(target=work, name=f"hubkit-step-{step.name}", daemon=True)
-        self.pending[step.name] = (thread, outcome, interrupted)
-        thread.start()
+        pending.thread = threading.Thread(target=work, name=f"hubkit-step-{step.name}", daemon=True)
+        self.pending[step.name] = pending
+        pending.thread.start()
 
     def join(self, name: str, interrupted: bool = False, raise_error: bool = True) -> None:
         """Wait for background step ``name`` (if it runs); raise its failure."""
-        entry = self.pending.get(name)
-        if entry is None:
+        pending = self.pending.get(name)
+        if pending is None:
             return
-        thread, outcome, flag = entry
         if interrupted:
-            flag.append(True)
-        thread.join()
+            pending.interrupted.set()
+        pending.thread.join()
+        # Only now: a Ctrl-C during the join leaves it pending, so join_all still waits for it.
         del self.pending[name]
-        error = outcome[0] if outcome else None
-        if error is not None and raise_error and not interrupted:
-            raise error
+        if pending.error is not None and raise_error and not interrupted:
+            raise pending.error
 
     def join_all(self, interrupted: bool = False, raise_error: bool = True) -> None:
         for name in list(self.pending):
             self.join(name, interrupted, raise_error)
+
+
+@dataclass
+class _Background:
+    """One background step's thread, its outcome, and whether the run is being interrupted."""
+
+    thread: threading.Thread | None = None
+    error: BaseException | None = None
+    interrupted: threading.Event = field(default_factory=threading.Event)
 
 
 def _why_run(prev, input_hash: str, forced: bool) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -120,7 +121,7 @@ def test_the_conntrack_task_adds_its_table_once_and_never_beside_a_firewall():
     rules = "".join(f"  tcp dport {1000 + i} counter accept\n" for i in range(3000))
     firewall = ("table inet filter {\n chain input {\n  type filter hook input priority 0;\n"
                 f"  ct state established accept\n{rules} }}\n}}")
-    script = (f"run() {{ bash -c {sh_quote(cmd)}; }}\n"
+    script = (f"run() {{ bash -c {shlex.quote(cmd)}; }}\n"
               "echo \"1:$(run)\"; echo \"2:$(run)\"; nft list tables\n"
               f"nft flush ruleset; nft -f - <<'EOF'\n{firewall}\nEOF\n"
               "echo \"3:$(run)\"; nft list tables\n")
@@ -130,7 +131,3 @@ def test_the_conntrack_task_adds_its_table_once_and_never_beside_a_firewall():
     assert r.stdout.split("\n") == ["1:started", "2:", "table inet hubkit_conntrack",
                                     "3:", "table inet filter", ""]
 
-
-def sh_quote(s: str) -> str:
-    import shlex
-    return shlex.quote(s)
