@@ -42,3 +42,25 @@ def zeitz_lab(tmp_path_factory):
     and hardening lab tests read it, and any test that breaks something repairs it before it ends."""
     from tests.verify import labkit
     yield from labkit.converged(tmp_path_factory, labkit.SHARED_HUB, labkit.SHARED_VAULT_PASSWORD)
+
+
+@pytest.fixture(scope="session")
+def wheel(tmp_path_factory) -> Path:
+    """The wheel built from this checkout (tests/wheelkit.py)."""
+    from tests import wheelkit
+    return wheelkit.build_wheel(tmp_path_factory.mktemp("wheel"))
+
+
+@pytest.fixture(scope="session")
+def venv(wheel, tmp_path_factory) -> Path:
+    """A fresh virtualenv with the wheel and its declared dependencies only (no extras)."""
+    from tests import wheelkit
+    return wheelkit.make_venv(wheel, tmp_path_factory.mktemp("venv") / "v")
+
+
+@pytest.fixture(scope="session")
+def factory_lab(tmp_path_factory, venv):
+    """Zeitz opened from factory state by the installed wheel (tests/bootstrap/factorylab.py):
+    the bootstrap tests and the wheel's lab test share this one opening."""
+    from tests.bootstrap import factorylab
+    yield from factorylab.opened(tmp_path_factory, venv)

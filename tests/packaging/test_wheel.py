@@ -9,7 +9,7 @@ import tarfile
 
 from hubkit import __version__
 
-from .conftest import REPO, _run
+from tests.wheelkit import REPO, run_checked as _run
 
 def test_wheel_carries_the_run_time_files(wheel_names):
     names = set(wheel_names)
