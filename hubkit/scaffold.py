@@ -67,6 +67,12 @@ def init_renamed_fleet(path: Path, renames: dict[str, str]) -> Path:
     """The example fleet with only the hubs named in ``renames`` (example id -> new id), renamed."""
     path = Path(path)
     init_fleet(path)
+    return keep_renamed_hubs(path, renames)
+
+
+def keep_renamed_hubs(path: Path, renames: dict[str, str]) -> Path:
+    """In the fleet at ``path``: only the hubs named in ``renames`` (old id -> new id), renamed."""
+    path = Path(path)
     hubs = path / HUBS_DIR
     texts = {new: (hubs / f"{source}.yaml").read_text(encoding="utf-8") for source, new in renames.items()}
     for f in hubs.glob("*.yaml"):

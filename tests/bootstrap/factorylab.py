@@ -13,14 +13,11 @@ so each admin's own login can be tried.
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
-import sys
 from pathlib import Path
 
-import pytest
-
+from tests.verify import labkit
 from tests.wheelkit import run_installed
 
 HUB = "hkbs-zeitz"
@@ -39,22 +36,14 @@ def set_admins(root: Path, names, keys: Path) -> None:
 
 def opened(tmp_path_factory, venv: Path):
     """Generator for the session fixture: the opened factory lab as a dict, taken down afterwards."""
-    if not sys.platform.startswith("linux") or os.geteuid() != 0:
-        pytest.skip("lab tests need root on Linux")
     from hubkit import lab as hklab
-    from hubkit.lab import image
-    if image.current() is None:
-        pytest.fail("no lab base image: run 'bash .ci/setup --lab' first")
+    from hubkit.scaffold import keep_renamed_hubs
+    labkit.prereqs()
     base = tmp_path_factory.mktemp("bootstrap")
     work = base / "work"  # not the checkout
     work.mkdir()
     run_installed(venv, work, "init", "fleet")
-    root = work / "fleet"
-    hubs = root / "hubs"
-    text = (hubs / "zeitz.yaml").read_text()
-    for f in hubs.glob("*.yaml"):
-        f.unlink()
-    (hubs / f"{HUB}.yaml").write_text(re.sub(r"(?m)^id: zeitz$", f"id: {HUB}", text))
+    root = keep_renamed_hubs(work / "fleet", {"zeitz": HUB})
     keys = base / "keys"
     keys.mkdir()
     for n in ADMINS:

@@ -38,7 +38,7 @@ def lab(factory_lab):
     # These tests broke it; nothing later needs it up (the wheel's test reads what the opening kept).
     from hubkit import lab as hklab
     if hklab.load(HUB) is not None:
-        hk(factory_lab["root"], "lab", "down", HUB)
+        hklab.down(HUB)
 
 
 def _hub_hosts(info) -> list[dict]:

@@ -11,6 +11,7 @@ from hubkit import __version__
 
 from tests.wheelkit import REPO, run_checked as _run
 
+
 def test_wheel_carries_the_run_time_files(wheel_names):
     names = set(wheel_names)
     for path in ("hubkit/_data/templates/inventory/hosts.yml.j2",
